@@ -1,0 +1,115 @@
+"""The functions backward formulas call, working on raw arrays or on Tensors.
+
+First-order backward runs the formulas on arrays (fast: no wrappers). With create_graph=True
+the engine hands them Tensors instead, and the same lines build a differentiable graph.
+Operators (+, *, @, ...) already work on both kinds; this module covers the rest.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._backend import ARRAY_TYPES, scatter_add_at, xp_of
+
+
+def is_array(a) -> bool:
+    return type(a) in ARRAY_TYPES
+
+
+def sum_to(g, shape):
+    """Undo broadcasting: sum `g` down to `shape` (the one place broadcasting is undone)."""
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        i + lead for i, n in enumerate(shape) if n == 1 and g.shape[i + lead] != 1
+    )
+    if is_array(g):
+        return g.sum(axis=axes).reshape(shape) if axes else g.reshape(shape)
+    return (g.sum(dim=axes) if axes else g).reshape(shape)
+
+
+def broadcast_to(g, shape):
+    if g.shape == shape:
+        return g
+    return np.broadcast_to(g, shape) if type(g) is np.ndarray else (
+        xp_of(g).broadcast_to(g, shape) if is_array(g) else g.expand(shape)
+    )
+
+
+def expand_reduced(g, shape, dims, keepdim):
+    """Broadcast the gradient of a reduction over `dims` back to the input's `shape`."""
+    if not keepdim and dims:
+        kept = [1 if i in dims else n for i, n in enumerate(shape)]
+        g = g.reshape(tuple(kept))
+    return broadcast_to(g, shape)
+
+
+def permute(g, axes):
+    return g.transpose(axes) if is_array(g) else g.permute(axes)
+
+
+def mT(g):
+    """Swap the last two dims."""
+    return g.swapaxes(-1, -2) if is_array(g) else g.transpose(-2, -1)
+
+
+def where(cond, a, b):
+    """`cond` is a constant boolean array; `a`, `b` gradients, or 0."""
+    if is_array(a) or is_array(b):
+        return xp_of(cond).where(cond, a, b)
+    from ..ops.arith import where as fwhere
+    from ..tensor import wrap
+
+    return fwhere(wrap(cond), a, b)
+
+
+def zeros_like(g):
+    if is_array(g):
+        return xp_of(g).zeros_like(g)
+    return g.new_zeros(g.shape)
+
+
+def index_add(shape, index, g):
+    """A zero array of `shape` with `g` added at `index` (repeated indices accumulate)."""
+    if is_array(g):
+        xp = xp_of(g)
+        out = xp.zeros(shape, dtype=g.dtype)
+        if _is_basic(index):
+            out[index] = g  # basic indexing selects each element at most once
+        else:
+            scatter_add_at(xp, out, index, g)
+        return out
+    from ..ops.indexing import index_scatter
+
+    return index_scatter(g, shape, index)
+
+
+def _is_basic(index):
+    items = index if isinstance(index, tuple) else (index,)
+    return all(i is None or i is Ellipsis or isinstance(i, (int, slice)) for i in items)
+
+
+def _unary(name):
+    def f(a):
+        if is_array(a):
+            return getattr(xp_of(a), name)(a)
+        return getattr(a, name)()
+
+    f.__name__ = name
+    return f
+
+
+exp = _unary("exp")
+log = _unary("log")
+sin = _unary("sin")
+cos = _unary("cos")
+sqrt = _unary("sqrt")
+tanh = _unary("tanh")
+sign = _unary("sign")
+
+
+def sigmoid(a):
+    if is_array(a):
+        return 1 / (1 + xp_of(a).exp(-a))
+    return a.sigmoid()
