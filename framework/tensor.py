@@ -20,6 +20,7 @@ from .autograd.node import _RESULT, RemovableHandle, accumulator_of, anomaly_ext
 from .ops import arith as _A
 from .ops import convert as _C
 from .ops import indexing as _I
+from .ops import join as _J
 from .ops import linalg as _L
 from .ops import reduce as _R
 from .ops import shape as _S
@@ -107,49 +108,136 @@ def apply(op, *inputs, **params):
     return out
 
 
+def apply1(op, x):
+    """apply() for a parameterless op of one tensor: the same steps, unrolled (hot path)."""
+    node = _new(op)
+    y = node.forward(x._data)
+    if type(y) not in ARRAY_TYPES:
+        y = np.asarray(y)
+    out = _new(Tensor)
+    out._data = y
+    out.grad_fn = None
+    out._output_nr = 0
+    out._vc = None
+    if x._requires_grad and _grad_state.grad_enabled:
+        out._inference = False
+        _record(node, out, (x,))
+    else:
+        out._inference = _grad_state.inference
+        out._requires_grad = False
+    return out
+
+
+def apply2(op, a, b):
+    """apply() for a parameterless binary op, `a` a Tensor, `b` a Tensor or Python scalar."""
+    node = _new(op)
+    if isinstance(b, Tensor):
+        if type(a._data) is not type(b._data) or type(a._data) is not np.ndarray:
+            _check_devices((a, b))
+        y = node.forward(a._data, b._data)
+        needs = a._requires_grad or b._requires_grad
+    else:
+        y = node.forward(a._data, b)
+        needs = a._requires_grad
+    if type(y) not in ARRAY_TYPES:
+        y = np.asarray(y)
+    out = _new(Tensor)
+    out._data = y
+    out.grad_fn = None
+    out._output_nr = 0
+    out._vc = None
+    if needs and _grad_state.grad_enabled:
+        out._inference = False
+        _record(node, out, (a, b))
+    else:
+        out._inference = _grad_state.inference
+        out._requires_grad = False
+    return out
+
+
 def _record(node, out, inputs):
     """Make `node` out's grad_fn: edges to the inputs' nodes, saved values, metadata."""
     if len(inputs) == 1:
-        node.next_functions = (_edge_of(inputs[0]),)
+        t = inputs[0]  # _edge_of(t), inlined for the commonest case
+        if t._inference:
+            _raise_inference()
+        fn = t.grad_fn
+        node.next_functions = ((fn, t._output_nr) if fn is not None else (accumulator_of(t), 0),)
     elif len(inputs) == 2:
-        node.next_functions = (_edge_of(inputs[0]), _edge_of(inputs[1]))
+        a, b = inputs
+        if isinstance(a, Tensor) and a._requires_grad and not a._inference:
+            fn = a.grad_fn
+            ea = (fn, a._output_nr) if fn is not None else (accumulator_of(a), 0)
+        else:
+            ea = _edge_of(a)
+        if isinstance(b, Tensor) and b._requires_grad and not b._inference:
+            fn = b.grad_fn
+            eb = (fn, b._output_nr) if fn is not None else (accumulator_of(b), 0)
+        else:
+            eb = _edge_of(b)
+        node.next_functions = (ea, eb)
     else:
         node.next_functions = tuple(_edge_of(t) for t in inputs)
     node._seq = next_seq()
     node._extra = anomaly_extra() if _anomaly.enabled else None
     y = out._data
-    node._out_meta = ((y.shape, y.dtype),)
+    node._out_meta = (y.shape, y.dtype)
     save_idx = type(node)._save_idx
-    if len(save_idx) == 1 and save_idx[0] < 0:  # the common "saves its result" case, unrolled
+    if not save_idx:
+        node._saved = node._arrays = None
+    elif save_idx == _JUST_RESULT_IDX:  # tanh, exp, sigmoid, ...: unrolled, the commonest case
         vc = out._vc = [0]
         node._saved, node._arrays, node._checks = _JUST_RESULT, (y,), ((vc, 0, 0),)
-    elif save_idx:
-        saved, arrays, checks = [], [], []
-        for pos, i in enumerate(save_idx):
-            if i < 0:  # the op's own output: keep its array and counter, never the tensor (a cycle)
-                if out._vc is None:
-                    out._vc = [0]
-                saved.append(_RESULT)
-                arrays.append(y)
-                checks.append((out._vc, out._vc[0], pos))
-                continue
-            value = inputs[i]
-            saved.append(value)
-            if isinstance(value, Tensor):
-                if value._vc is None:
-                    value._vc = [0]
-                arrays.append(value._data)
-                checks.append((value._vc, value._vc[0], pos))
-            else:
-                arrays.append(value)
-        node._saved, node._arrays, node._checks = tuple(saved), tuple(arrays), tuple(checks)
+    elif save_idx == _SELF_OTHER_IDX and isinstance(inputs[0], Tensor):
+        # mul, div, matmul, ...: unrolled, the next commonest case
+        a, b = inputs
+        node._saved = inputs
+        if isinstance(b, Tensor):
+            va, vb = a._vc, b._vc
+            if va is None:
+                va = a._vc = [0]
+            if vb is None:
+                vb = b._vc = [0]
+            node._arrays = (a._data, b._data)
+            node._checks = ((va, va[0], 0), (vb, vb[0], 1))
+        else:
+            va = a._vc
+            if va is None:
+                va = a._vc = [0]
+            node._arrays = (a._data, b)
+            node._checks = ((va, va[0], 0),)
     else:
-        node._saved = node._arrays = None
+        _save_general(node, out, inputs, save_idx)
     out._requires_grad = True
     out.grad_fn = node
 
 
 _NO_EDGE = (None, 0)
+_JUST_RESULT_IDX = (-1,)
+_SELF_OTHER_IDX = (0, 1)
+
+
+def _save_general(node, out, inputs, save_idx):
+    """Save any mix of inputs and the result, each tensor with its current version."""
+    saved, arrays, checks = [], [], []
+    for pos, i in enumerate(save_idx):
+        if i < 0:  # the op's own output: keep its array and counter, never the tensor (a cycle)
+            if out._vc is None:
+                out._vc = [0]
+            saved.append(_RESULT)
+            arrays.append(out._data)
+            checks.append((out._vc, out._vc[0], pos))
+            continue
+        value = inputs[i]
+        saved.append(value)
+        if isinstance(value, Tensor):
+            if value._vc is None:
+                value._vc = [0]
+            arrays.append(value._data)
+            checks.append((value._vc, value._vc[0], pos))
+        else:
+            arrays.append(value)
+    node._saved, node._arrays, node._checks = tuple(saved), tuple(arrays), tuple(checks)
 
 
 def _edge_of(t):
@@ -345,7 +433,8 @@ class Tensor:
 
     @property
     def grad(self):
-        if self.grad_fn is not None and not getattr(self, "_retains_grad", False):
+        grad = getattr(self, "_grad", None)
+        if grad is None and self.grad_fn is not None and not getattr(self, "_retains_grad", False):
             warnings.warn(
                 "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. "
                 "Its .grad attribute won't be populated during autograd.backward(). If you "
@@ -355,7 +444,7 @@ class Tensor:
                 UserWarning,
                 stacklevel=2,
             )
-        return getattr(self, "_grad", None)
+        return grad
 
     @grad.setter
     def grad(self, value):
@@ -580,6 +669,9 @@ class Tensor:
         return _A.where(condition, self, other)
 
     sum, mean = _R.sum, _R.mean
+    prod, var, std, logsumexp, norm, cumsum = _R.prod, _R.var, _R.std, _R.logsumexp, _R.norm, _R.cumsum
+    max, min, amax, amin, argmax, argmin = _R.max, _R.min, _R.amax, _R.amin, _R.argmax, _R.argmin
+    all, any, count_nonzero = _R.all, _R.any, _R.count_nonzero
 
     matmul, mm, bmm, dot, mv, outer = _L.matmul, _L.mm, _L.bmm, _L.dot, _L.mv, _L.outer
 
@@ -588,6 +680,13 @@ class Tensor:
     swapaxes = swapdims = _S.transpose
     t, expand, expand_as, broadcast_to = _S.t, _S.expand, _S.expand_as, _S.broadcast_to
     view_as, reshape_as = _S.view_as, _S.reshape_as
+    movedim = moveaxis = _S.movedim
+    narrow, select = _S.narrow, _S.select
+    split, chunk, unbind, repeat, tile = _J.split, _J.chunk, _J.unbind, _J.repeat, _J.tile
+    tril, triu, flip, roll = _J.tril, _J.triu, _J.flip, _J.roll
+    gather, scatter, scatter_add, index_select = _I.gather, _I.scatter, _I.scatter_add, _I.index_select
+    scatter_, scatter_add_, take_along_dim = _I.scatter_, _I.scatter_add_, _I.take_along_dim
+    masked_fill, masked_select, nonzero = _I.masked_fill, _I.masked_select, _I.nonzero
     T = property(_S.T)
     mT = property(_S.mT)
 

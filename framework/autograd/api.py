@@ -30,7 +30,7 @@ def _root_grads(outputs, grad_outputs, create_graph):
             if out._data.size != 1:
                 raise RuntimeError(
                     "grad can be implicitly created only for scalar outputs (this output has "
-                    f"shape {list(out.shape)}; pass `gradient=` of that shape)"
+                    f"shape {list(out.shape)}; pass a gradient of that shape)"
                 )
             array = xp_of(out._data).ones(out._data.shape, dtype=out._data.dtype)
             grads.append(_wrap_if(array, create_graph))
@@ -52,6 +52,14 @@ def _root_grads(outputs, grad_outputs, create_graph):
     return grads
 
 
+def _grads_for(outputs, grads):
+    """One gradient (or None) per output."""
+    grads = _as_list(grads) or [None] * len(outputs)
+    if len(grads) != len(outputs):
+        raise RuntimeError(f"got {len(outputs)} tensors and {len(grads)} gradients")
+    return grads
+
+
 def _wrap_if(array, create_graph):
     if not create_graph:
         return array
@@ -63,12 +71,7 @@ def _wrap_if(array, create_graph):
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
     """Accumulate gradients of `tensors` into the `.grad` of leaves (only `inputs` if given)."""
     outputs = _as_list(tensors)
-    grads = _as_list(grad_tensors) or [None] * len(outputs)
-    if len(grads) != len(outputs):
-        raise RuntimeError(
-            f"grad can be implicitly created only for scalar outputs; got {len(grads)} "
-            f"gradients for {len(outputs)} tensors"
-        )
+    grads = _grads_for(outputs, grad_tensors)
     inputs = _as_list(inputs)
     if inputs is not None and len(inputs) == 0:
         raise RuntimeError("'inputs' argument to backward() cannot be empty.")
@@ -87,12 +90,11 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     """The gradients of `outputs` with respect to `inputs`, returned (no `.grad` touched)."""
     from ..tensor import wrap
 
-    single = not isinstance(inputs, (list, tuple))
     outputs = _as_list(outputs)
     inputs = _as_list(inputs)
     if allow_unused is None:
         allow_unused = materialize_grads
-    grads = _as_list(grad_outputs) or [None] * len(outputs)
+    grads = _grads_for(outputs, grad_outputs)
     for t in inputs:
         if not t._requires_grad:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
@@ -101,17 +103,16 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     roots = _root_grads(outputs, grads, create_graph)
     result = run_backward(outputs, roots, retain_graph, create_graph, inputs=inputs, accumulate=False)
     out = []
-    for t, g in zip(inputs, result):
+    for i, (t, g) in enumerate(zip(inputs, result)):
         if g is None:
             if not allow_unused:
                 raise RuntimeError(
-                    "One of the differentiated Tensors appears to not have been used in the "
-                    "graph. Set allow_unused=True if this is the desired behavior."
+                    f"The differentiated Tensor at index {i} appears to not have been used in "
+                    "the graph. Set allow_unused=True if this is the desired behavior."
                 )
             if materialize_grads:
-                g = wrap(t._data * 0)
+                g = wrap(xp_of(t._data).zeros_like(t._data))
             out.append(g)
             continue
         out.append(g if create_graph else wrap(g.copy() if getattr(g, "base", None) is not None else g))
-    del single  # PyTorch returns a tuple even for a single input
-    return tuple(out)
+    return tuple(out)  # a tuple even for a single input, as PyTorch

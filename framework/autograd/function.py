@@ -80,7 +80,8 @@ class _FunctionNode(FunctionCtx, Node):
 
         create_graph = _grad_state.grad_enabled
         args = []
-        for g, (shape, dtype) in zip(grads, self._out_meta):
+        metas = (self._out_meta,) if self.n_outputs == 1 else self._out_meta
+        for g, (shape, dtype) in zip(grads, metas):
             if g is None and self.materialize_grads:
                 import numpy as np
 
@@ -96,7 +97,9 @@ class _FunctionNode(FunctionCtx, Node):
         if not isinstance(result, tuple):
             result = (result,)
         n = len(self.next_functions)
-        if len(result) < n:
+        if len(result) > n and all(g is None for g in result[n:]):
+            result = result[:n]  # extra trailing Nones are allowed, as in PyTorch
+        if len(result) != n:
             raise RuntimeError(
                 f"function {type(self).__name__} returned an incorrect number of gradients "
                 f"(expected {n}, got {len(result)})"
@@ -168,9 +171,10 @@ class Function(metaclass=_FunctionMeta):
             ctx._seq = next_seq()
             ctx._extra = anomaly_extra()
             ctx.n_outputs = len(fixed)
-            ctx._out_meta = tuple(
+            metas = tuple(
                 (o._data.shape, o._data.dtype) if isinstance(o, Tensor) else ((), None) for o in fixed
             )
+            ctx._out_meta = metas[0] if len(metas) == 1 else metas
             ctx._like_array = next((o._data for o in fixed if isinstance(o, Tensor)), None)
             by_id = {id(o): i for i, o in enumerate(outs) if isinstance(o, Tensor)}
             for i, o in enumerate(fixed):

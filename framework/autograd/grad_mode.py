@@ -99,8 +99,12 @@ class set_grad_enabled(_Mode):
         self._prev = state.grad_enabled
         state.grad_enabled = self.mode  # PyTorch applies it immediately when called
 
+    def __call__(self, fn):
+        state.grad_enabled = self._prev  # used as a decorator: only calls of fn change the mode
+        return super().__call__(fn)
+
     def __enter__(self):
-        pass
+        state.grad_enabled = self.mode
 
     def __exit__(self, *exc):
         state.grad_enabled = self._prev

@@ -40,7 +40,7 @@ class Node:
         "_saved",  # saved values as given (Tensors, plain values, _RESULT), for create_graph
         "_arrays",  # the same values as arrays, for first-order backward; None once freed
         "_checks",  # ((version counter, version when saved, position), ...) of saved tensors
-        "_out_meta",  # ((shape, numpy dtype), ...) one per output, to check incoming gradients
+        "_out_meta",  # (shape, numpy dtype) of the output (a tuple of them if n_outputs > 1)
         "_extra",  # None, or an _Extra with hooks and the anomaly trace (rarely used)
         "__weakref__",
     )
@@ -165,7 +165,7 @@ class AccumulateGrad(Node):
         self._seq = next_seq()
         self._saved = self._arrays = None
         self._extra = None
-        self._out_meta = ((variable._data.shape, variable._data.dtype),)
+        self._out_meta = (variable._data.shape, variable._data.dtype)
 
     def release(self):
         pass

@@ -68,11 +68,15 @@ class AddBackward0(_Binary):
         return x + y if alpha == 1 else x + alpha * y
 
     def backward(self, gy):
-        # summing gy down for an operand that needs no grad is free unless it was broadcast
-        gx = None if self.x_shape is None else D.sum_to(gy, self.x_shape)
-        if self.y_shape is None:
+        # summing gy down for an operand that needs no grad is free unless it was broadcast;
+        # the `shape ==` tests skip a call in the common unbroadcast case (a hot path)
+        xs, ys = self.x_shape, self.y_shape
+        gx = None if xs is None else gy if xs == gy.shape else D.sum_to(gy, xs)
+        if ys is None:
             return gx, None
-        return gx, D.sum_to(gy if self.alpha == 1 else gy * self.alpha, self.y_shape)
+        if self.alpha != 1:
+            gy = gy * self.alpha
+        return gx, gy if ys == gy.shape else D.sum_to(gy, ys)
 
 
 class SubBackward0(_Binary):
@@ -105,8 +109,16 @@ class MulBackward0(_Binary):
 
     def backward(self, gy):
         x, y = self.saved()
-        gx = D.sum_to(gy * y, self.x_shape) if self.needs_input_grad(0) else None
-        gother = D.sum_to(gy * x, self.y_shape) if self.needs_input_grad(1) else None
+        (fx, _), (fy, _) = self.next_functions  # needs_input_grad, inlined (a hot path)
+        gx = gother = None
+        if fx is not None:
+            gx = gy * y
+            if gx.shape != self.x_shape:
+                gx = D.sum_to(gx, self.x_shape)
+        if fy is not None:
+            gother = gy * x
+            if gother.shape != self.y_shape:
+                gother = D.sum_to(gother, self.y_shape)
         return gx, gother
 
 
@@ -165,19 +177,23 @@ def _integral(v):
 def add(input, other, *, alpha=1):
     if not isinstance(other, _t.Tensor):
         other = _operand(other, input)
+    if alpha == 1:
+        return _t.apply2(AddBackward0, input, other)
     return _t.apply(AddBackward0, input, other, alpha=alpha)
 
 
 def sub(input, other, *, alpha=1):
     if not isinstance(other, _t.Tensor):
         other = _operand(other, input)
+    if alpha == 1:
+        return _t.apply2(SubBackward0, input, other)
     return _t.apply(SubBackward0, input, other, alpha=alpha)
 
 
 def mul(input, other):
     if not isinstance(other, _t.Tensor):
         other = _operand(other, input)
-    return _t.apply(MulBackward0, input, other)
+    return _t.apply2(MulBackward0, input, other)
 
 
 def div(input, other, *, rounding_mode=None):
@@ -256,7 +272,7 @@ class ExpBackward0(Node):
     saves = ("result",)
 
     def forward(self, x):
-        return xp_of(x).exp(_as_float(x))
+        return xp_of(x).exp(x if x.dtype.kind == "f" else _as_float(x))
 
     def backward(self, gy):
         (y,) = self.saved()
@@ -267,7 +283,7 @@ class LogBackward0(Node):
     saves = ("self",)
 
     def forward(self, x):
-        return xp_of(x).log(_as_float(x))
+        return xp_of(x).log(x if x.dtype.kind == "f" else _as_float(x))
 
     def backward(self, gy):
         (x,) = self.saved()
@@ -278,7 +294,7 @@ class Log1PBackward0(Node):
     saves = ("self",)
 
     def forward(self, x):
-        return xp_of(x).log1p(_as_float(x))
+        return xp_of(x).log1p(x if x.dtype.kind == "f" else _as_float(x))
 
     def backward(self, gy):
         (x,) = self.saved()
@@ -289,7 +305,7 @@ class Expm1Backward0(Node):
     saves = ("result",)
 
     def forward(self, x):
-        return xp_of(x).expm1(_as_float(x))
+        return xp_of(x).expm1(x if x.dtype.kind == "f" else _as_float(x))
 
     def backward(self, gy):
         (y,) = self.saved()
@@ -300,7 +316,7 @@ class SqrtBackward0(Node):
     saves = ("result",)
 
     def forward(self, x):
-        return xp_of(x).sqrt(_as_float(x))
+        return xp_of(x).sqrt(x if x.dtype.kind == "f" else _as_float(x))
 
     def backward(self, gy):
         (y,) = self.saved()
@@ -352,7 +368,7 @@ class SinBackward0(Node):
     saves = ("self",)
 
     def forward(self, x):
-        return xp_of(x).sin(_as_float(x))
+        return xp_of(x).sin(x if x.dtype.kind == "f" else _as_float(x))
 
     def backward(self, gy):
         (x,) = self.saved()
@@ -363,7 +379,7 @@ class CosBackward0(Node):
     saves = ("self",)
 
     def forward(self, x):
-        return xp_of(x).cos(_as_float(x))
+        return xp_of(x).cos(x if x.dtype.kind == "f" else _as_float(x))
 
     def backward(self, gy):
         (x,) = self.saved()
@@ -374,7 +390,7 @@ class TanhBackward0(Node):
     saves = ("result",)
 
     def forward(self, x):
-        return xp_of(x).tanh(_as_float(x))
+        return xp_of(x).tanh(x if x.dtype.kind == "f" else _as_float(x))
 
     def backward(self, gy):
         (y,) = self.saved()
@@ -427,35 +443,35 @@ class ClampBackward1(Node):
 
 
 def neg(input):
-    return _t.apply(NegBackward0, input)
+    return _t.apply1(NegBackward0, input)
 
 
 def exp(input):
-    return _t.apply(ExpBackward0, input)
+    return _t.apply1(ExpBackward0, input)
 
 
 def log(input):
-    return _t.apply(LogBackward0, input)
+    return _t.apply1(LogBackward0, input)
 
 
 def log1p(input):
-    return _t.apply(Log1PBackward0, input)
+    return _t.apply1(Log1PBackward0, input)
 
 
 def expm1(input):
-    return _t.apply(Expm1Backward0, input)
+    return _t.apply1(Expm1Backward0, input)
 
 
 def sqrt(input):
-    return _t.apply(SqrtBackward0, input)
+    return _t.apply1(SqrtBackward0, input)
 
 
 def rsqrt(input):
-    return _t.apply(RsqrtBackward0, input)
+    return _t.apply1(RsqrtBackward0, input)
 
 
 def reciprocal(input):
-    return _t.apply(ReciprocalBackward0, input)
+    return _t.apply1(ReciprocalBackward0, input)
 
 
 def square(input):
@@ -463,31 +479,31 @@ def square(input):
 
 
 def abs(input):  # noqa: A001
-    return _t.apply(AbsBackward0, input)
+    return _t.apply1(AbsBackward0, input)
 
 
 def sign(input):
-    return _t.apply(SignBackward0, input)
+    return _t.apply1(SignBackward0, input)
 
 
 def sin(input):
-    return _t.apply(SinBackward0, input)
+    return _t.apply1(SinBackward0, input)
 
 
 def cos(input):
-    return _t.apply(CosBackward0, input)
+    return _t.apply1(CosBackward0, input)
 
 
 def tanh(input):
-    return _t.apply(TanhBackward0, input)
+    return _t.apply1(TanhBackward0, input)
 
 
 def sigmoid(input):
-    return _t.apply(SigmoidBackward0, input)
+    return _t.apply1(SigmoidBackward0, input)
 
 
 def relu(input):
-    return _t.apply(ReluBackward0, input)
+    return _t.apply1(ReluBackward0, input)
 
 
 def clamp(input, min=None, max=None):  # noqa: A002
