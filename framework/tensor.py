@@ -72,7 +72,10 @@ def apply(op, *inputs, **params):
         if ta and tb:
             if type(a._data) is not type(b._data) or type(a._data) is not np.ndarray:
                 _check_devices((a, b))
-            y = node.forward(a._data, b._data, **params)
+            try:
+                y = node.forward(a._data, b._data, **params)
+            except ValueError as e:
+                _raise_forward_error(op, inputs, e)
             needs = a._requires_grad or b._requires_grad
         elif ta:
             y = node.forward(a._data, b, **params)
@@ -84,7 +87,10 @@ def apply(op, *inputs, **params):
         tensors = [t for t in inputs if isinstance(t, Tensor)]
         if len(tensors) > 1:
             _check_devices(tensors)
-        y = node.forward(*[t._data if isinstance(t, Tensor) else t for t in inputs], **params)
+        try:
+            y = node.forward(*[t._data if isinstance(t, Tensor) else t for t in inputs], **params)
+        except ValueError as e:
+            _raise_forward_error(op, inputs, e)
         needs = any(t._requires_grad for t in tensors)
     if type(y) not in ARRAY_TYPES:
         y = np.asarray(y)  # NumPy returns scalars from 0-dim arithmetic and full reductions
@@ -106,6 +112,19 @@ def apply(op, *inputs, **params):
         out._inference = _grad_state.inference
         out._requires_grad = False
     return out
+
+
+def _raise_forward_error(op, inputs, error):
+    """Reword a ValueError from NumPy inside an op's forward: never a raw NumPy traceback."""
+    shapes = [tuple(t._data.shape) for t in inputs if isinstance(t, Tensor)]
+    if "broadcast" in str(error) and len(shapes) > 1:
+        from .ops.indexing import _broadcast_shapes
+
+        common = shapes[0]
+        for shape in shapes[1:]:
+            common = _broadcast_shapes(common, shape)  # raises PyTorch's message
+    name = op.__name__.replace("Backward0", "").replace("Backward1", "").lower()
+    raise RuntimeError(f"{name}: {error} (input shapes: {', '.join(map(str, shapes))})") from None
 
 
 def apply1(op, x):
@@ -134,7 +153,10 @@ def apply2(op, a, b):
     if isinstance(b, Tensor):
         if type(a._data) is not type(b._data) or type(a._data) is not np.ndarray:
             _check_devices((a, b))
-        y = node.forward(a._data, b._data)
+        try:
+            y = node.forward(a._data, b._data)
+        except ValueError as e:  # NumPy's broadcast error, reworded as PyTorch's
+            _raise_forward_error(op, (a, b), e)
         needs = a._requires_grad or b._requires_grad
     else:
         y = node.forward(a._data, b)
@@ -188,7 +210,7 @@ def _record(node, out, inputs):
     elif save_idx == _JUST_RESULT_IDX:  # tanh, exp, sigmoid, ...: unrolled, the commonest case
         vc = out._vc = [0]
         node._saved, node._arrays, node._checks = _JUST_RESULT, (y,), ((vc, 0, 0),)
-    elif save_idx == _SELF_OTHER_IDX and isinstance(inputs[0], Tensor):
+    elif save_idx == _SELF_OTHER_IDX and len(inputs) == 2 and isinstance(inputs[0], Tensor):
         # mul, div, matmul, ...: unrolled, the next commonest case
         a, b = inputs
         node._saved = inputs
@@ -652,6 +674,19 @@ class Tensor:
     def __pos__(self):
         return self
 
+    # augmented assignment is in place, as in PyTorch (`p -= lr * p.grad` updates p itself)
+    def __iadd__(self, other):
+        return self.add_(other)
+
+    def __isub__(self, other):
+        return self.sub_(other)
+
+    def __imul__(self, other):
+        return self.mul_(other)
+
+    def __itruediv__(self, other):
+        return self.div_(other)
+
     add, sub, mul, div, pow, neg = _A.add, _A.sub, _A.mul, _A.div, _A.pow, _A.neg
     subtract, multiply, divide, true_divide, negative = sub, mul, div, div, neg
     exp, log, log1p, expm1, sqrt, rsqrt = _A.exp, _A.log, _A.log1p, _A.expm1, _A.sqrt, _A.rsqrt
@@ -856,13 +891,7 @@ class Tensor:
         return self._fill_with(lambda: rng.random(self._data.shape) < p)
 
     def masked_fill_(self, mask, value):
-        return self._fill_masked(mask, value)
-
-    def _fill_masked(self, mask, value):
-        from .ops.indexing import setitem
-
-        setitem(self, mask, value)
-        return self
+        return _I.inplace(self, lambda src: _I.masked_fill(src, mask, value), value)
 
 
 def _rebuild(array, device, requires_grad):

@@ -13,7 +13,8 @@ from .._backend import ARRAY_TYPES, scatter_add_at, xp_of
 
 
 def is_array(a) -> bool:
-    return type(a) in ARRAY_TYPES
+    # NumPy scalars count: arithmetic on 0-dim arrays returns them (np.float64, ...)
+    return type(a) in ARRAY_TYPES or isinstance(a, np.generic)
 
 
 def sum_to(g, shape):
@@ -113,3 +114,68 @@ def sigmoid(a):
     if is_array(a):
         return 1 / (1 + xp_of(a).exp(-a))
     return a.sigmoid()
+
+
+# --- added for reductions, joins and indexing (reduce.py, join.py, indexing.py) -------------
+
+absolute = _unary("abs")
+
+
+def sum_over(g, dims, keepdim=False):
+    if is_array(g):
+        return g.sum(axis=dims, keepdims=keepdim)
+    return g.sum(dim=dims, keepdim=keepdim)
+
+
+def mean_over(g, dims, keepdim=False):
+    if is_array(g):
+        return g.mean(axis=dims, keepdims=keepdim)
+    return g.mean(dim=dims, keepdim=keepdim)
+
+
+def put_unique(shape, index, g):
+    """A zero array of `shape` with `g` written at `index`, whose positions are all distinct."""
+    if is_array(g):
+        out = xp_of(g).zeros(shape, dtype=g.dtype)
+        out[index] = g
+        return out
+    from ..ops.indexing import index_scatter
+
+    return index_scatter(g, shape, index)
+
+
+def flip(g, dims):
+    return xp_of(g).flip(g, axis=dims) if is_array(g) else g.flip(dims)
+
+
+def roll(g, shifts, dims):
+    return xp_of(g).roll(g, shifts, axis=dims) if is_array(g) else g.roll(shifts, dims)
+
+
+def cumsum(g, dim):
+    return g.cumsum(axis=dim) if is_array(g) else g.cumsum(dim)
+
+
+def reverse_cumsum(g, dim):
+    """out[i] = sum of g[j] for j >= i along `dim` (the backward of cumsum)."""
+    return flip(cumsum(flip(g, (dim,)), dim), (dim,))
+
+
+def prod_others(x, dim):
+    """out[i] = product of x[j] for j != i along `dim`, exact when x holds zeros."""
+    if is_array(x):
+        xp = xp_of(x)
+        head = (slice(None),) * dim
+        n = x.shape[dim]
+        one = xp.ones_like(x[head + (slice(0, 1),)])
+
+        def exclusive_cumprod(a):  # out[i] = a[0] * ... * a[i-1]
+            return xp.cumprod(xp.concatenate([one, a[head + (slice(0, n - 1),)]], axis=dim), axis=dim)
+
+        return exclusive_cumprod(x) * xp.flip(exclusive_cumprod(xp.flip(x, dim)), dim)
+    # Tensors (create_graph): row i of an (n, n) stack holds x with x[i] replaced by 1
+    xm = x.movedim(dim, -1)
+    n = xm.shape[-1]
+    rows = xm.unsqueeze(-2).expand(*xm.shape[:-1], n, n)
+    eye = xp_of(x._data).eye(n, dtype=bool)
+    return where(eye, 1, rows).prod(-1).movedim(-1, dim)

@@ -129,6 +129,8 @@ class DivBackward0(_Binary):
         x, y = self._promoted(x, y)
         if _integral(x) and _integral(y):  # true division of integers gives floats, as PyTorch
             x = _as_float(xp_of(y).asarray(x) if type(x) is int else x)
+            if hasattr(y, "astype"):
+                y = y.astype(x.dtype)  # else float32 / int64 array gives float64
         return x / y
 
     def backward(self, gy):
@@ -537,8 +539,8 @@ class MaximumBackward0(_Binary):
         # ties split the gradient evenly, as PyTorch does
         wx = (x > y) + 0.5 * (x == y)
         return (
-            D.sum_to(gy * wx.astype(gy.dtype), self.x_shape) if self.needs_input_grad(0) else None,
-            D.sum_to(gy * (1 - wx).astype(gy.dtype), self.y_shape)
+            D.sum_to(gy * wx.astype(_data(gy).dtype), self.x_shape) if self.needs_input_grad(0) else None,
+            D.sum_to(gy * (1 - wx).astype(_data(gy).dtype), self.y_shape)
             if self.needs_input_grad(1)
             else None,
         )
@@ -555,8 +557,8 @@ class MinimumBackward0(_Binary):
         x, y = (_data(v) for v in self.saved())
         wx = (x < y) + 0.5 * (x == y)
         return (
-            D.sum_to(gy * wx.astype(gy.dtype), self.x_shape) if self.needs_input_grad(0) else None,
-            D.sum_to(gy * (1 - wx).astype(gy.dtype), self.y_shape)
+            D.sum_to(gy * wx.astype(_data(gy).dtype), self.x_shape) if self.needs_input_grad(0) else None,
+            D.sum_to(gy * (1 - wx).astype(_data(gy).dtype), self.y_shape)
             if self.needs_input_grad(1)
             else None,
         )

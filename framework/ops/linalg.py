@@ -25,9 +25,9 @@ class MmBackward0(Node):
         k_x = x.shape[-1]
         k_y = y.shape[-2] if y.ndim > 1 else y.shape[0]
         if k_x != k_y:
-            raise RuntimeError(
-                f"mat1 and mat2 shapes cannot be multiplied ({_mat_str(x)} and {_mat_str(y)})"
-            )
+            _raise_mismatch(x, y)
+        if x.ndim > 2 or y.ndim > 2:
+            _check_batch(x.shape[:-2], y.shape[:-2])
         self.x_shape, self.y_shape = x.shape, y.shape
         x, y = _promote(x, y)
         return x @ y
@@ -47,6 +47,34 @@ class MmBackward0(Node):
         if self.needs_input_grad(1):
             gother = D.sum_to(D.mT(x2) @ g2, y2.shape).reshape(self.y_shape)
         return gx, gother
+
+
+def _raise_mismatch(x, y):
+    if x.ndim == 1 and y.ndim == 1:
+        raise RuntimeError(
+            f"inconsistent tensor size, expected tensor [{x.shape[0]}] and src [{y.shape[0]}] to "
+            f"have the same number of elements, but got {x.shape[0]} and {y.shape[0]} elements "
+            "respectively"
+        )
+    if x.ndim == 2 and y.ndim == 1:
+        raise RuntimeError(
+            f"size mismatch, got input ({x.shape[0]}), mat ({_mat_str(x)}), vec ({y.shape[0]})"
+        )
+    raise RuntimeError(
+        f"mat1 and mat2 shapes cannot be multiplied ({_mat_str(x)} and {_mat_str(y)})"
+    )
+
+
+def _check_batch(a, b):
+    """The batch dims of a batched matmul must broadcast (PyTorch's message if not)."""
+    for i in range(1, min(len(a), len(b)) + 1):
+        p, q = a[-i], b[-i]
+        if p != q and p != 1 and q != 1:
+            raise RuntimeError(
+                f"The size of tensor a ({p}) must match the size of tensor b ({q}) at "
+                f"non-singleton dimension {max(len(a), len(b)) - i} (matmul batch dims "
+                f"{list(a)} and {list(b)})"
+            )
 
 
 def _mat_str(a):

@@ -239,3 +239,63 @@ def view_as(input, other):
 
 def reshape_as(input, other):
     return reshape(input, other._data.shape)
+
+
+def movedim(input, source, destination):
+    """Move dims `source` (int or tuple) to positions `destination`; the others keep order."""
+    n = input._data.ndim
+    src = _dims(source if isinstance(source, (tuple, list)) else (source,), n)
+    dst = _dims(destination if isinstance(destination, (tuple, list)) else (destination,), n)
+    if len(src) != len(dst):
+        raise RuntimeError(
+            f"movedim: Invalid source or destination dims: source ({list(src)} dims) should "
+            f"contain the same number of dims as destination ({list(dst)} dims)"
+        )
+    for name, ds, given in (("source", src, source), ("destination", dst, destination)):
+        if len(set(ds)) != len(ds):
+            raise RuntimeError(f"movedim: repeated dim in `{name}` ({list(given)})")
+    if n == 0:
+        return input
+    perm = [None] * n
+    for s, d in zip(src, dst):
+        perm[d] = s
+    rest = iter(d for d in range(n) if d not in src)
+    return permute(input, [p if p is not None else next(rest) for p in perm])
+
+
+moveaxis = movedim
+
+
+def narrow(input, dim, start, length):
+    """input[..., start:start + length, ...] at `dim` (a view)."""
+    from .indexing import getitem
+
+    n = input._data.ndim
+    d = _t._canon_dim(dim, n)
+    size = input._data.shape[d]
+    if not -size <= start <= size:
+        raise IndexError(
+            f"start out of range (expected to be in range of [{-size}, {size}], but got {start})"
+        )
+    start = start % size if start < 0 else start
+    if length < 0:
+        raise RuntimeError("narrow(): length must be non-negative.")
+    if start + length > size:
+        raise RuntimeError(
+            f"start ({start}) + length ({length}) exceeds dimension size ({size})."
+        )
+    return getitem(input, (slice(None),) * d + (slice(start, start + length),))
+
+
+def select(input, dim, index):
+    """input[..., index, ...] at `dim`: drops that dim (a view)."""
+    from .indexing import getitem
+
+    shape = input._data.shape
+    d = _t._canon_dim(dim, len(shape))
+    if not -shape[d] <= index < shape[d]:
+        raise IndexError(
+            f"select(): index {index} out of range for tensor of size {list(shape)} at "
+            f"dimension {d}"
+        )
+    return getitem(input, (slice(None),) * d + (index,))
