@@ -7,6 +7,7 @@ branch on the device. CuPy is imported lazily, the first time CUDA is asked for,
 
 CuPy gaps we work around (one place, so they are easy to find):
 - `xp.add.at` exists in CuPy as `cupyx.scatter_add`; see `scatter_add_at`.
+- `numpy.lib.stride_tricks.as_strided` is `cupy.lib.stride_tricks.as_strided`; see `as_strided`.
 """
 
 from __future__ import annotations
@@ -75,6 +76,8 @@ class device:
             type, index = type.type, type.index if index is None else index
         if not isinstance(type, str):
             raise TypeError(f"device() expected a string like 'cpu' or 'cuda:0', got {type!r}")
+        if not type:
+            raise RuntimeError("Device string must not be empty")
         if ":" in type:
             if index is not None:
                 raise ValueError(f"device string {type!r} already has an index; got index={index}")
@@ -86,6 +89,8 @@ class device:
             raise RuntimeError(
                 f"Expected one of cpu, cuda device type at start of device string: {type}"
             )
+        if index is not None and index < 0:
+            raise RuntimeError("Device index must not be negative")
         if type == "cpu" and index not in (None, 0):
             raise RuntimeError(f"CPU device index must be 0 or None, got {index}")
         object.__setattr__(self, "type", type)
@@ -103,8 +108,11 @@ class device:
         return self.type if self.index is None else f"{self.type}:{self.index}"
 
     def __eq__(self, other):
-        if isinstance(other, str):
-            other = device(other)
+        if isinstance(other, str):  # a convenience PyTorch lacks: x.device == "cpu"
+            try:
+                other = device(other)
+            except RuntimeError:
+                return False
         return isinstance(other, device) and (self.type, self.index) == (other.type, other.index)
 
     def __hash__(self):
@@ -173,6 +181,16 @@ def scatter_add_at(xp, target, index, values):
         import cupyx
 
         cupyx.scatter_add(target, index, values)
+
+
+def as_strided(a, shape, strides):
+    """A strided view of `a` (the sliding windows of conv and pooling). CuPy's version lives
+    in `cupy.lib.stride_tricks` (imported explicitly here; there is no `xp.lib` to rely on)."""
+    if type(a) is np.ndarray:
+        return np.lib.stride_tricks.as_strided(a, shape, strides)
+    from cupy.lib.stride_tricks import as_strided as cupy_as_strided
+
+    return cupy_as_strided(a, shape, strides)
 
 
 def synchronize():

@@ -13,7 +13,13 @@ from .tensor import Tensor, wrap
 
 
 def _infer_np_dtype(data):
-    """The dtype PyTorch infers for Python data: bool, int64, or the default float dtype."""
+    """The dtype PyTorch infers for Python data: bool, int64, or the default float dtype.
+
+    NumPy scalars and arrays keep their own dtype (np.float64(1.5) -> float64), also inside
+    lists, where they are promoted with the Python numbers beside them as PyTorch does.
+    """
+    if isinstance(data, (np.ndarray, np.generic)):
+        return data.dtype
     if isinstance(data, builtins.bool):
         return np.bool_
     if isinstance(data, int):
@@ -21,12 +27,25 @@ def _infer_np_dtype(data):
     if isinstance(data, float):
         return dtypes.get_default_dtype().np_dtype
     a = np.asarray(data)
-    if a.dtype.kind == "f" and a.dtype != np.float16 and not isinstance(data, np.ndarray):
-        return dtypes.get_default_dtype().np_dtype  # Python floats in lists
-    if a.dtype.kind in "iu" and not isinstance(data, np.ndarray):
-        return np.int64
     if a.dtype.kind == "O" or a.dtype.kind in "USV":
         raise TypeError(f"can't convert {type(data).__name__} of {a.dtype} to a tensor")
+    if isinstance(data, (list, tuple)):
+        kinds = {type(x) for x in _flat(data)}
+        if any(issubclass(k, np.generic) for k in kinds):
+            d = None
+            for k in kinds:
+                if issubclass(k, np.generic):
+                    kd = dtypes.from_numpy_dtype(k)
+                elif k in (builtins.bool, int, float):
+                    kd = dtypes.scalar_dtype(k())
+                else:  # arrays mixed with scalars: NumPy's answer
+                    return a.dtype
+                d = kd if d is None else dtypes.promote_types(d, kd)
+            return d.np_dtype
+    if a.dtype.kind == "f" and a.dtype != np.float16:
+        return dtypes.get_default_dtype().np_dtype  # Python floats in lists
+    if a.dtype.kind in "iu":
+        return np.int64
     return a.dtype
 
 
@@ -52,8 +71,15 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
     if type(data).__module__ == "cupy":
         array = data.astype(dtypes.to_np(dtype)) if dtype is not None else data.copy()
         return _finish(array, device if device is not None else _backend.device_of(data), requires_grad)
-    np_dtype = dtypes.to_np(dtype) if dtype is not None else _infer_np_dtype(data)
-    array = np.array(data, dtype=np_dtype)
+    try:
+        np_dtype = dtypes.to_np(dtype) if dtype is not None else _infer_np_dtype(data)
+        array = np.array(data, dtype=np_dtype)
+    except ValueError as e:  # ragged nested lists: say so instead of NumPy's wording
+        if "sequence" not in str(e):
+            raise
+        raise ValueError(
+            f"can't make a tensor from nested sequences of different lengths ({e})"
+        ) from None
     dtypes.from_numpy_dtype(array.dtype)  # reject unsupported dtypes with a clear message
     return _finish(array, device, requires_grad)
 
@@ -174,12 +200,17 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
 
 
 def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False):
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
     with _on(device):
         a = _xp(device).linspace(start, end, int(steps), dtype=np.float64).astype(_float_dtype(dtype))
     return _make(a, device, requires_grad)
 
 
 def eye(n, m=None, *, dtype=None, device=None, requires_grad=False):
+    for name, v in (("n", n), ("m", m)):
+        if v is not None and v < 0:
+            raise RuntimeError(f"{name} must be greater or equal to 0, got {v}")
     with _on(device):
         return _make(_xp(device).eye(n, m, dtype=_float_dtype(dtype)), device, requires_grad)
 
@@ -219,19 +250,32 @@ def _rng(generator, device):
     return (generator or default_generator).for_device(_backend.as_device(device))
 
 
-def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
+def _random_float_dtype(dtype, fn):
     d = _float_dtype(dtype)
+    if d.kind != "f":
+        raise NotImplementedError(
+            f"{fn}() draws floating point numbers, not {dtypes.as_dtype(dtype)}; use "
+            "randint() for integers"
+        )
+    return d
+
+
+def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
+    d = _random_float_dtype(dtype, "rand")
     a = _rng(generator, device).random(_size(size), dtype=np.float64).astype(d)
     return _make(a, device, requires_grad)
 
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
-    d = _float_dtype(dtype)
+    d = _random_float_dtype(dtype, "randn")
     a = _rng(generator, device).standard_normal(_size(size), dtype=np.float64).astype(d)
     return _make(a, device, requires_grad)
 
 
 def randint(low, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad=False):
+    """randint(high, size) or randint(low, high, size): integers in [low, high)."""
+    if size is None and isinstance(high, (tuple, list)):
+        high, size = None, high  # the randint(high, size) form
     if high is None:
         low, high = 0, low
     if size is None:

@@ -215,13 +215,23 @@ def _record(node, out, inputs):
         a, b = inputs
         node._saved = inputs
         if isinstance(b, Tensor):
-            va, vb = a._vc, b._vc
-            if va is None:
-                va = a._vc = [0]
+            vb = b._vc
             if vb is None:
                 vb = b._vc = [0]
-            node._arrays = (a._data, b._data)
-            node._checks = ((va, va[0], 0), (vb, vb[0], 1))
+            if not b._requires_grad and type(node).self_only_for_other:
+                node._saved = (None, b)  # x * mask: x is not needed by backward, don't keep it
+                node._arrays = (None, b._data)
+                node._checks = ((vb, vb[0], 1),)
+            else:
+                va = a._vc
+                if va is None:
+                    va = a._vc = [0]
+                node._arrays = (a._data, b._data)
+                node._checks = ((va, va[0], 0), (vb, vb[0], 1))
+        elif type(node).self_only_for_other:  # x * 2.0: x is not needed by backward
+            node._saved = (None, b)
+            node._arrays = (None, b)
+            node._checks = ()
         else:
             va = a._vc
             if va is None:
@@ -524,7 +534,11 @@ class Tensor:
         if not self._requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
         if self.grad_fn is not None:
-            return self.grad_fn._add_pre_hook(self._output_nr, hook)
+            handle = self.grad_fn._add_pre_hook(self._output_nr, hook)
+            hooks = self.grad_fn._extra.pre_hooks[self._output_nr]
+            # retain_grad keeps the final gradient, after every hook, whenever they were added
+            hooks.sort(key=lambda h: getattr(h, "__name__", "") == "retain_grad_hook")
+            return handle
         hooks = getattr(self, "_hooks", None)
         if hooks is None:
             hooks = self._hooks = []
@@ -853,24 +867,32 @@ class Tensor:
             self, lambda _: _S.expand(_C.to(src, dtype=self.dtype, device=self.device), shape), src
         )
 
-    def _fill_with(self, make):
-        """Overwrite every element without recording (init-style ops: zero_, fill_, normal_...)."""
-        if self._requires_grad and self.grad_fn is None and _grad_state.grad_enabled:
+    def _fill_with(self, make, value=None):
+        """Overwrite every element with make() (zero_, fill_, normal_, ...).
+
+        On a tensor in a graph (or filling from a tensor that requires grad) the fill is
+        recorded, so the old value gets a zero gradient, as in PyTorch; otherwise it is a plain
+        write into the array.
+        """
+        recording = _grad_state.grad_enabled
+        if recording and self._requires_grad and self.grad_fn is None:
             raise RuntimeError(
                 "a leaf Variable that requires grad is being used in an in-place operation. "
                 "Wrap the call in `with framework.no_grad():`."
             )
+        value_needs_grad = isinstance(value, Tensor) and value._requires_grad
+        if recording and (self.grad_fn is not None or value_needs_grad):
+            fill_value = value if value_needs_grad else make()
+            return _I.inplace(self, lambda src: _I.fill(src, fill_value), fill_value)
         self._data[...] = make()
         self._bump_version()
-        if self.grad_fn is not None and _grad_state.grad_enabled:
-            self.grad_fn, self._requires_grad = None, False  # overwritten: no longer depends on anything
         return self
 
     def zero_(self):
         return self._fill_with(lambda: 0)
 
     def fill_(self, value):
-        return self._fill_with(lambda: value._data if isinstance(value, Tensor) else value)
+        return self._fill_with(lambda: value._data if isinstance(value, Tensor) else value, value)
 
     def uniform_(self, a=0.0, b=1.0, *, generator=None):
         from .random import default_generator

@@ -7,6 +7,7 @@ printing the forward stack. Costs a traceback per op, so it is for debugging onl
 
 from __future__ import annotations
 
+import os
 import traceback
 import warnings
 
@@ -25,8 +26,15 @@ def is_anomaly_enabled() -> bool:
     return state.enabled
 
 
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # .../framework
+
+
 def capture_stack():
-    return "".join(traceback.format_stack()[:-3])  # drop the framework's own recording frames
+    """The current stack up to the user's call into the framework (its own frames dropped)."""
+    frames = traceback.extract_stack()
+    while frames and os.path.abspath(frames[-1].filename).startswith(_PACKAGE + os.sep):
+        frames.pop()
+    return "".join(traceback.format_list(frames))
 
 
 class detect_anomaly:

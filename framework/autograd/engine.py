@@ -94,7 +94,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
             if extra is not None or capture or type(node) is AccumulateGrad:
                 grads = [g] if single else g
                 if extra is not None and extra.pre_hooks:
-                    grads = _run_pre_hooks(node, grads, create_graph)
+                    grads = _run_pre_hooks(node, grads, create_graph, handed)
                     g = grads[0] if single else grads
                 if capture:
                     for nr, gi in enumerate(grads):
@@ -172,7 +172,7 @@ def _accumulate(leaf, g, create_graph, handed):
 
     hooks = getattr(leaf, "_hooks", None)
     if hooks:
-        g = _call_tensor_hooks(hooks, g, create_graph)
+        g = _call_tensor_hooks(hooks, g, create_graph, handed)
     old = getattr(leaf, "_grad", None)
     if create_graph:
         leaf._grad = g if old is None else old + g
@@ -188,7 +188,7 @@ def _accumulate(leaf, g, create_graph, handed):
         old._data += g  # in place, as PyTorch: other references to .grad see the sum
 
 
-def _call_tensor_hooks(hooks, g, create_graph):
+def _call_tensor_hooks(hooks, g, create_graph, handed=None):
     from ..tensor import wrap
 
     for hook in list(hooks):
@@ -196,6 +196,8 @@ def _call_tensor_hooks(hooks, g, create_graph):
         if r is not None:
             if not create_graph:
                 r = r._data
+                if handed is not None:
+                    handed[id(r)] = r  # the hook's caller may keep it: copy before storing
             if r.shape != g.shape:
                 raise RuntimeError(
                     f"hook '{getattr(hook, '__name__', hook)}' has changed the size of value: "
@@ -205,12 +207,12 @@ def _call_tensor_hooks(hooks, g, create_graph):
     return g
 
 
-def _run_pre_hooks(node, grads, create_graph):
+def _run_pre_hooks(node, grads, create_graph, handed):
     grads = list(grads)
     pre_hooks = node._extra.pre_hooks
     for nr, hooks in pre_hooks.items():
         if nr != -1 and grads[nr] is not None and hooks:
-            grads[nr] = _call_tensor_hooks(hooks, grads[nr], create_graph)
+            grads[nr] = _call_tensor_hooks(hooks, grads[nr], create_graph, handed)
     for hook in list(pre_hooks.get(-1, ())):
         r = hook(tuple(grads))
         if r is not None:

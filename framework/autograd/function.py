@@ -52,7 +52,7 @@ class FunctionCtx:
             if kind == "output":  # our own output: kept as (array, counter), never the tensor
                 array, counter, nr = value
                 if counter[0] != version:
-                    self._raise_modified(array, counter[0], version, output=True)
+                    raise self._modified(array, counter[0], version, type(self).__name__)
                 from ..tensor import wrap
 
                 t = wrap(array)
@@ -63,11 +63,21 @@ class FunctionCtx:
             elif kind == "tensor":
                 vc = value._vc
                 if (vc[0] if vc is not None else 0) != version:
-                    self._raise_modified(value._data, vc[0], version, output=False, tensor=value)
+                    producer = type(value.grad_fn).__name__ if value.grad_fn is not None else None
+                    raise self._modified(value._data, vc[0], version, producer)
                 out.append(value)
             else:
                 out.append(value)
         return tuple(out)
+
+    def _modified(self, array, now, expected, producer):
+        what = f", which is output 0 of {producer}" if producer else ""
+        return RuntimeError(
+            "one of the variables needed for gradient computation has been modified by an "
+            f"inplace operation: [{array.dtype} {list(array.shape)}]{what}, is at version {now}; "
+            f"expected version {expected} instead. It is needed by {type(self).__name__}. Hint: "
+            "clone the tensor before modifying it in place, or do the modification out of place."
+        )
 
 
 class _FunctionNode(FunctionCtx, Node):
@@ -85,11 +95,10 @@ class _FunctionNode(FunctionCtx, Node):
             if g is None and self.materialize_grads:
                 import numpy as np
 
-                from .._backend import xp_of
+                from .._backend import to_device
 
-                like = self._like_array
-                g = xp_of(like).zeros(shape, dtype=dtype) if like is not None else np.zeros(shape, dtype)
-                g = wrap(g)
+                g = np.zeros(shape, dtype)
+                g = wrap(g if self._out_device is None else to_device(g, self._out_device))
             elif g is not None and not create_graph:
                 g = wrap(g)
             args.append(g)
@@ -161,11 +170,17 @@ class Function(metaclass=_FunctionMeta):
         outs = (outputs,) if single else outputs
         recording = _grad_state.grad_enabled and any(ctx.needs_input_grad)
         tensors_in = {id(a) for a in args if isinstance(a, Tensor)}
+        dirty = {id(t) for t in ctx.dirty}
         fixed = []
         for o in outs:
-            if isinstance(o, Tensor) and (id(o) in tensors_in or (recording and o.grad_fn is not None)):
+            if isinstance(o, Tensor) and id(o) in dirty:
+                if recording and o.grad_fn is None and o._requires_grad:
+                    raise RuntimeError(
+                        "a leaf Variable that requires grad has been used in an in-place operation."
+                    )
+            elif isinstance(o, Tensor) and (id(o) in tensors_in or (recording and o.grad_fn is not None)):
                 o = wrap(o._data)  # a returned input becomes a new tensor with its own history
-            fixed.append(o)
+            fixed.append(o)  # (an input marked dirty stays the same object and gets ctx as grad_fn)
         if recording:
             ctx.next_functions = tuple(_edge_of(a) for a in args)
             ctx._seq = next_seq()
@@ -175,7 +190,9 @@ class Function(metaclass=_FunctionMeta):
                 (o._data.shape, o._data.dtype) if isinstance(o, Tensor) else ((), None) for o in fixed
             )
             ctx._out_meta = metas[0] if len(metas) == 1 else metas
-            ctx._like_array = next((o._data for o in fixed if isinstance(o, Tensor)), None)
+            # the outputs' device (for zero gradients of unused outputs); never an output's array,
+            # which would stay alive as long as the graph
+            ctx._out_device = next((o.device for o in fixed if isinstance(o, Tensor)), None)
             by_id = {id(o): i for i, o in enumerate(outs) if isinstance(o, Tensor)}
             for i, o in enumerate(fixed):
                 if isinstance(o, Tensor) and id(outs[i]) not in ctx.non_differentiable and o._data.dtype.kind == "f":

@@ -69,7 +69,16 @@ class _Mode:
         return type(self)()
 
 
-class no_grad(_Mode):
+class _BareDecorator(_Mode):
+    """Also usable without parentheses: `@framework.no_grad` as well as `@framework.no_grad()`."""
+
+    def __new__(cls, orig_func=None):
+        if orig_func is None:
+            return super().__new__(cls)
+        return cls()(orig_func)
+
+
+class no_grad(_BareDecorator):
     """Ops inside record no graph: `with framework.no_grad(): ...` or `@framework.no_grad()`."""
 
     def __enter__(self):
@@ -80,7 +89,7 @@ class no_grad(_Mode):
         state.grad_enabled = self._prev
 
 
-class enable_grad(_Mode):
+class enable_grad(_BareDecorator):
     """Re-enable recording inside a no_grad block."""
 
     def __enter__(self):
@@ -115,6 +124,11 @@ class set_grad_enabled(_Mode):
 
 class inference_mode(_Mode):
     """Like no_grad, and tensors created inside can never join a later autograd graph."""
+
+    def __new__(cls, mode=True):
+        if isinstance(mode, bool):
+            return super().__new__(cls)
+        return cls()(mode)  # used bare: `@framework.inference_mode`
 
     def __init__(self, mode: bool = True):
         self.mode = bool(mode)

@@ -38,15 +38,16 @@ def _numerical(fn, inputs, wrt, eps):
     jac = []
     with no_grad():
         for x in wrt:
-            flat = x._data.reshape(-1)  # a view: writing it perturbs x
+            data = x._data  # written element by element (reshape(-1) would copy a strided array)
             cols = []
-            for i in range(flat.size):
-                orig = flat[i].item()
-                flat[i] = orig + eps
-                plus = [to_numpy(o._data).astype(np.float64).ravel().copy() for o in _outputs(fn, inputs)]
-                flat[i] = orig - eps
-                minus = [to_numpy(o._data).astype(np.float64).ravel().copy() for o in _outputs(fn, inputs)]
-                flat[i] = orig
+            for i in range(data.size):
+                at = np.unravel_index(i, data.shape)
+                orig = data[at].item()
+                data[at] = orig + eps
+                plus = [to_numpy(o._data).astype(np.float64).ravel() for o in _outputs(fn, inputs)]
+                data[at] = orig - eps
+                minus = [to_numpy(o._data).astype(np.float64).ravel() for o in _outputs(fn, inputs)]
+                data[at] = orig
                 cols.append(np.concatenate([(p - m) / (2 * eps) for p, m in zip(plus, minus)]))
             jac.append(np.stack(cols, axis=1) if cols else np.zeros((0, 0)))
     return jac
@@ -60,6 +61,10 @@ def _analytical(fn, inputs, wrt):
     sizes = [o._data.size for o in outs]
     rows = [[] for _ in wrt]
     for k, o in enumerate(outs):
+        if not o._requires_grad:  # an output that doesn't depend on the inputs: zero rows
+            for r, x in enumerate(wrt):
+                rows[r].extend(np.zeros(x._data.size) for _ in range(sizes[k]))
+            continue
         for j in range(sizes[k]):
             seed = np.zeros(o._data.size, dtype=o._data.dtype)
             seed[j] = 1
@@ -115,6 +120,7 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=
     """gradcheck of the first derivative (built with create_graph=True): second order."""
     from ..tensor import wrap
     from .api import grad
+    from .grad_mode import enable_grad
 
     inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
     outs = _outputs(func, inputs)
@@ -130,8 +136,9 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=
     def first_derivative(*args):
         ins, gos = args[:n_in], args[n_in:]
         w = [x for x in _tensors(ins) if x._requires_grad]
-        os = _outputs(func, ins)
-        gs = grad(os, w, list(gos), create_graph=True, allow_unused=True)
+        with enable_grad():  # the numerical pass calls this under no_grad
+            os = _outputs(func, ins)
+            gs = grad(os, w, list(gos), create_graph=True, allow_unused=True)
         return tuple(g for g in gs if g is not None)
 
     return gradcheck(first_derivative, inputs + tuple(grad_outputs), eps=eps, atol=atol,

@@ -47,6 +47,9 @@ class Node:
     inputs: tuple = ("self",)  # names of forward's inputs, as PyTorch names them
     saves: tuple = ()  # which of them backward reads; "result" is the op's own output
     n_outputs = 1
+    # True where "self" is read only for other's gradient (mul, div): then `x * 2` or
+    # `x * mask` need not keep x alive, as in PyTorch
+    self_only_for_other = False
     is_view = False  # output aliases input 0's array: they share one version counter
 
     _save_idx: tuple = ()
@@ -104,10 +107,10 @@ class Node:
             producer = type(self).__name__
         else:
             producer = type(value.grad_fn).__name__ if value.grad_fn is not None else None
-        what = f"which is output 0 of {producer}, " if producer else ""
+        what = f", which is output 0 of {producer}," if producer else ""
         raise RuntimeError(
             "one of the variables needed for gradient computation has been modified by an "
-            f"inplace operation: [{array.dtype} {list(array.shape)}], {what}is at version "
+            f"inplace operation: [{array.dtype} {list(array.shape)}]{what} is at version "
             f"{now}; expected version {expected} instead. It is needed by "
             f"{type(self).__name__}. Hint: clone the tensor before modifying it in place, "
             "or do the modification out of place (e.g. x = x + 1 instead of x += 1)."

@@ -99,6 +99,7 @@ class SubBackward0(_Binary):
 
 class MulBackward0(_Binary):
     saves = ("self", "other")
+    self_only_for_other = True
 
     def forward(self, x, y):
         if type(x) is type(y) and x.dtype is y.dtype:  # two arrays of one dtype: inlined
@@ -124,6 +125,7 @@ class MulBackward0(_Binary):
 
 class DivBackward0(_Binary):
     saves = ("self", "other")
+    self_only_for_other = True
 
     def forward(self, x, y):
         x, y = self._promoted(x, y)

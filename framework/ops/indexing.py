@@ -152,6 +152,7 @@ def inplace(target, compute, *others):
                 "Wrap the update in `with framework.no_grad():` (as optimizers do), or "
                 "operate on a clone."
             )
+        _refuse_view_of_graph(target)
         src = _t.wrap(target._data.copy())
         src.grad_fn, src._requires_grad = target.grad_fn, target._requires_grad
         src._output_nr = target._output_nr
@@ -159,6 +160,11 @@ def inplace(target, compute, *others):
     else:
         result = compute(target)
     data = result._data
+    if data.shape != target._data.shape:
+        raise RuntimeError(
+            f"output with shape {list(target._data.shape)} doesn't match the broadcast shape "
+            f"{list(data.shape)}"
+        )
     if data.dtype != target._data.dtype:
         from ..dtypes import from_numpy_dtype
 
@@ -173,6 +179,49 @@ def inplace(target, compute, *others):
     if record:
         target.grad_fn, target._requires_grad, target._output_nr = result.grad_fn, True, 0
     return target
+
+
+def _refuse_view_of_graph(target):
+    """In-place changes through a view of a graph tensor are refused, never silently wrong.
+
+    PyTorch rewrites the base tensor's history when a view of it changes in place; this
+    framework does not track bases, so it raises instead (documented deviation).
+    """
+    node = target.grad_fn
+    if node is None or not type(node).is_view:
+        return
+    while node is not None and type(node).is_view:
+        node = node.next_functions[0][0]
+    if node is not None and type(node).__name__ == "AccumulateGrad":
+        raise RuntimeError(
+            "a view of a leaf Variable that requires grad is being used in an in-place "
+            "operation. Wrap it in `with framework.no_grad():`, or modify a clone."
+        )
+    raise RuntimeError(
+        "in-place operation on a view of a tensor that requires grad is not supported here "
+        f"(the view was made by {type(target.grad_fn).__name__}); PyTorch rewrites the base's "
+        "history in this case, this framework refuses instead. Use an out-of-place op, or "
+        "clone the view first: v = v.clone(); v.mul_(...)."
+    )
+
+
+class FillBackward0(Node):
+    """out = value everywhere (zero_/fill_ on a graph tensor): no gradient reaches the old value."""
+
+    inputs = ("self", "value")
+
+    def forward(self, x, value):
+        out = xp_of(x).empty_like(x)
+        out[...] = value
+        return out
+
+    def backward(self, gy):
+        gv = D.sum_to(gy, ()) if self.needs_input_grad(1) else None
+        return D.zeros_like(gy), gv
+
+
+def fill(input, value):
+    return _t.apply(FillBackward0, input, value)
 
 
 # --- gather, scatter, index_select, masked_fill, nonzero ---------------------------------------
