@@ -459,6 +459,10 @@ class Tensor:
         self._requires_grad = requires_grad
         return self
 
+    def is_inference(self) -> bool:
+        """True for tensors made under inference_mode (they can never join a graph)."""
+        return self._inference
+
     @property
     def is_leaf(self) -> bool:
         return self.grad_fn is None

@@ -206,12 +206,32 @@ def div(input, other, *, rounding_mode=None):
     return _t.apply(DivBackward0, input, _operand(other, input))
 
 
+class PowBackward1(PowBackward0):
+    """x ** y with a tensor exponent (PyTorch's name for that case)."""
+
+    __slots__ = ()
+
+
+class PowBackward2(PowBackward0):
+    """scalar ** x."""
+
+    __slots__ = ()
+
+
+class RsubBackward1(SubBackward0):
+    """scalar - x."""
+
+    __slots__ = ()
+
+
 def pow(input, exponent):  # noqa: A001 - PyTorch's name
-    return _t.apply(PowBackward0, input, _operand(exponent, input))
+    exponent = _operand(exponent, input)
+    op = PowBackward1 if isinstance(exponent, _t.Tensor) else PowBackward0
+    return _t.apply(op, input, exponent)
 
 
 def rsub(input, other):
-    return _t.apply(SubBackward0, _operand(other, input), input)
+    return _t.apply(RsubBackward1, _operand(other, input), input)
 
 
 def rdiv(input, other):
@@ -219,7 +239,7 @@ def rdiv(input, other):
 
 
 def rpow(input, other):
-    return _t.apply(PowBackward0, _operand(other, input), input)
+    return _t.apply(PowBackward2, _operand(other, input), input)
 
 
 def _operand(value, like):

@@ -73,9 +73,18 @@ class IndexBackward0(SliceBackward0):
     is_view = False
 
 
+class SelectBackward0(SliceBackward0):
+    """x[i] with one integer: PyTorch's name for that case."""
+
+    __slots__ = ()
+
+
 def getitem(input, index):
     index = convert_index(index, input._data)
-    op = SliceBackward0 if D._is_basic(index) else IndexBackward0
+    if type(index) is int:
+        op = SelectBackward0
+    else:
+        op = SliceBackward0 if D._is_basic(index) else IndexBackward0
     return _t.apply(op, input, index=index)
 
 

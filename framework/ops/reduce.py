@@ -120,19 +120,29 @@ class ProdBackward0(Node):
         return gx.reshape(self.x_shape)
 
 
+class SumBackward1(SumBackward0):
+    __slots__ = ()
+
+
+class MeanBackward1(MeanBackward0):
+    __slots__ = ()
+
+
 def sum(input, dim=None, keepdim=False, *, dtype=None):  # noqa: A001
     """Sum over `dim` (int, tuple, or None for all elements)."""
     from ..dtypes import to_np
 
     dims = reduce_dims(dim, input._data.ndim)
-    return _t.apply(SumBackward0, input, dims=dims, keepdim=keepdim, dtype=to_np(dtype))
+    op = SumBackward0 if dim is None else SumBackward1  # PyTorch's names for the two overloads
+    return _t.apply(op, input, dims=dims, keepdim=keepdim, dtype=to_np(dtype))
 
 
 def mean(input, dim=None, keepdim=False, *, dtype=None):
     from ..dtypes import to_np
 
     dims = reduce_dims(dim, input._data.ndim)
-    return _t.apply(MeanBackward0, input, dims=dims, keepdim=keepdim, dtype=to_np(dtype))
+    op = MeanBackward0 if dim is None else MeanBackward1
+    return _t.apply(op, input, dims=dims, keepdim=keepdim, dtype=to_np(dtype))
 
 
 def prod(input, dim=None, keepdim=False, *, dtype=None):

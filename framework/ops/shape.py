@@ -97,12 +97,19 @@ class SqueezeBackward0(ViewBackward0):
     __slots__ = ()
 
 
+class SqueezeBackward1(ViewBackward0):
+    __slots__ = ()
+
+
 class UnsqueezeBackward0(ViewBackward0):
     __slots__ = ()
 
 
 def reshape(input, *shape):
-    return _t.apply(ReshapeAliasBackward0, input, shape=_shape_arg(shape))
+    # PyTorch names it ViewBackward0 when the result is a view, which NumPy gives us whenever
+    # the input is contiguous
+    op = ViewBackward0 if input._data.flags.c_contiguous else ReshapeAliasBackward0
+    return _t.apply(op, input, shape=_shape_arg(shape))
 
 
 def view(input, *shape):
@@ -145,9 +152,8 @@ def squeeze(input, dim=None):
     else:
         dims = _dims(dim if isinstance(dim, (tuple, list)) else (dim,), len(shape))
         new = tuple(s for i, s in enumerate(shape) if not (i in dims and s == 1))
-    if new == shape:
-        return _t.apply(SqueezeBackward0, input, shape=shape)
-    return _t.apply(SqueezeBackward0, input, shape=new)
+    op = SqueezeBackward0 if dim is None else SqueezeBackward1
+    return _t.apply(op, input, shape=new)
 
 
 def unsqueeze(input, dim):
