@@ -9,6 +9,7 @@
 from . import autograd, cuda, dtypes
 from ._backend import device
 from .autograd import enable_grad, inference_mode, no_grad, set_grad_enabled
+from .autograd.anomaly import is_anomaly_enabled, set_detect_anomaly
 from .autograd.grad_mode import is_grad_enabled, is_inference_mode_enabled
 from .creation import (
     arange, as_tensor, bernoulli, empty, empty_like, eye, from_numpy, full, full_like, linspace,
@@ -28,13 +29,27 @@ from .ops.arith import (
 )
 from .ops.convert import clone
 from .ops.linalg import bmm, dot, matmul, mm, mv, outer
-from .ops.reduce import mean, sum
+from .ops.indexing import (
+    gather, index_select, masked_fill, masked_select, nonzero, scatter, scatter_add,
+    take_along_dim,
+)
+from .ops.join import (
+    cat, chunk, concat, concatenate, flip, hstack, roll, split, stack, tile, tril, triu, unbind,
+    vstack,
+)
+from .ops.reduce import (
+    all, amax, amin, any, argmax, argmin, count_nonzero, cumsum, logsumexp, max, mean, min, norm,
+    prod, std, std_mean, sum, var, var_mean,
+)
 from .ops.shape import (
-    broadcast_to, flatten, permute, reshape, squeeze, swapaxes, swapdims, t, transpose,
-    unflatten, unsqueeze,
+    broadcast_to, flatten, moveaxis, movedim, narrow, permute, reshape, select, squeeze, swapaxes,
+    swapdims, t, transpose, unflatten, unsqueeze,
 )
 from .random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
-from .tensor import Size, Tensor
+from ._tensor import Size, Tensor
+from .serialization import load, save
+from . import nn
+from . import optim, data, utils
 
 multiply, subtract, divide, true_divide, negative = mul, sub, div, div, neg
 

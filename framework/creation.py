@@ -9,7 +9,7 @@ import numpy as np
 
 from . import _backend, dtypes
 from .random import default_generator
-from .tensor import Tensor, wrap
+from ._tensor import Tensor, wrap
 
 
 def _infer_np_dtype(data):

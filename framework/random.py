@@ -81,7 +81,7 @@ def initial_seed() -> int:
 
 
 def get_rng_state():
-    from .tensor import wrap
+    from ._tensor import wrap
 
     return wrap(default_generator.get_state())
 

@@ -9,7 +9,7 @@ from .engine import run_backward
 def _as_list(x):
     if x is None:
         return None
-    from ..tensor import Tensor
+    from .._tensor import Tensor
 
     if isinstance(x, Tensor):
         return [x]
@@ -18,7 +18,7 @@ def _as_list(x):
 
 def _root_grads(outputs, grad_outputs, create_graph):
     """Check and default the gradients given for the outputs (ones for one-element outputs)."""
-    from ..tensor import Tensor
+    from .._tensor import Tensor
 
     grads = []
     for i, (out, g) in enumerate(zip(outputs, grad_outputs)):
@@ -63,7 +63,7 @@ def _grads_for(outputs, grads):
 def _wrap_if(array, create_graph):
     if not create_graph:
         return array
-    from ..tensor import wrap
+    from .._tensor import wrap
 
     return wrap(array)
 
@@ -88,7 +88,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
          only_inputs=True, allow_unused=None, is_grads_batched=False, materialize_grads=False):
     """The gradients of `outputs` with respect to `inputs`, returned (no `.grad` touched)."""
-    from ..tensor import wrap
+    from .._tensor import wrap
 
     outputs = _as_list(outputs)
     inputs = _as_list(inputs)

@@ -168,7 +168,7 @@ def _raise_bad_shape(node, g, shape):
 
 
 def _accumulate(leaf, g, create_graph, handed):
-    from ..tensor import wrap
+    from .._tensor import wrap
 
     hooks = getattr(leaf, "_hooks", None)
     if hooks:
@@ -189,7 +189,7 @@ def _accumulate(leaf, g, create_graph, handed):
 
 
 def _call_tensor_hooks(hooks, g, create_graph, handed=None):
-    from ..tensor import wrap
+    from .._tensor import wrap
 
     for hook in list(hooks):
         r = hook(g if create_graph else wrap(g))

@@ -53,7 +53,7 @@ class FunctionCtx:
                 array, counter, nr = value
                 if counter[0] != version:
                     raise self._modified(array, counter[0], version, type(self).__name__)
-                from ..tensor import wrap
+                from .._tensor import wrap
 
                 t = wrap(array)
                 t._vc = counter
@@ -86,7 +86,7 @@ class _FunctionNode(FunctionCtx, Node):
     _function = None
 
     def backward(self, *grads):
-        from ..tensor import Tensor, wrap
+        from .._tensor import Tensor, wrap
 
         create_graph = _grad_state.grad_enabled
         args = []
@@ -156,7 +156,7 @@ class Function(metaclass=_FunctionMeta):
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        from ..tensor import Tensor, _edge_of, wrap
+        from .._tensor import Tensor, _edge_of, wrap
 
         node_cls = cls._backward_cls
         ctx = node_cls.__new__(node_cls)

@@ -17,14 +17,14 @@ class GradcheckError(RuntimeError):
 
 
 def _tensors(inputs):
-    from ..tensor import Tensor
+    from .._tensor import Tensor
 
     return [x for x in (inputs if isinstance(inputs, (tuple, list)) else (inputs,))
             if isinstance(x, Tensor)]
 
 
 def _outputs(fn, inputs):
-    from ..tensor import Tensor
+    from .._tensor import Tensor
 
     out = fn(*inputs)
     outs = out if isinstance(out, (tuple, list)) else (out,)
@@ -54,7 +54,7 @@ def _numerical(fn, inputs, wrt, eps):
 
 
 def _analytical(fn, inputs, wrt):
-    from ..tensor import wrap
+    from .._tensor import wrap
     from .api import grad
 
     outs = _outputs(fn, inputs)
@@ -118,7 +118,7 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
 def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=1e-3,
                   gen_non_contig_grad_outputs=False, raise_exception=True, **kwargs) -> bool:
     """gradcheck of the first derivative (built with create_graph=True): second order."""
-    from ..tensor import wrap
+    from .._tensor import wrap
     from .api import grad
     from .grad_mode import enable_grad
 

@@ -92,7 +92,7 @@ class Node:
         return arrays
 
     def _result_tensor(self):
-        from ..tensor import wrap
+        from .._tensor import wrap
 
         i = next(i for i, v in enumerate(self._saved) if v is _RESULT)  # `is`: Tensor == is elementwise
         t = wrap(self._arrays[i])

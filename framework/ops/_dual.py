@@ -60,7 +60,7 @@ def where(cond, a, b):
     if is_array(a) or is_array(b):
         return xp_of(cond).where(cond, a, b)
     from ..ops.arith import where as fwhere
-    from ..tensor import wrap
+    from .._tensor import wrap
 
     return fwhere(wrap(cond), a, b)
 
@@ -112,7 +112,9 @@ sign = _unary("sign")
 
 def sigmoid(a):
     if is_array(a):
-        return 1 / (1 + xp_of(a).exp(-a))
+        xp = xp_of(a)
+        e = xp.exp(-xp.abs(a))  # exp of a non-positive number never overflows
+        return xp.where(a >= 0, 1 / (1 + e), e / (1 + e))
     return a.sigmoid()
 
 

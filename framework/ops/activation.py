@@ -12,7 +12,7 @@ import warnings
 
 from .._backend import xp_of
 from ..autograd.node import Node
-from ..tensor import _canon_dim, apply
+from .._tensor import _canon_dim, apply
 from . import _dual as D
 from . import arith as _A
 from .arith import _as_float, _data
@@ -115,8 +115,8 @@ def erfc(input):
     return apply(ErfcBackward0, input)
 
 
-def _erf(a):
-    return erf_array(a) if D.is_array(a) else erf(a)
+def _erfc(a):
+    return erfc_array(a) if D.is_array(a) else erfc(a)
 
 
 def _sigmoid(a):
@@ -161,7 +161,7 @@ class GeluBackward0(Node):
             t = D.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))
             dt = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
             return gy * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * dt)
-        cdf = 0.5 * (1 + _erf(x * math.sqrt(0.5)))
+        cdf = 0.5 * _erfc(x * -math.sqrt(0.5))
         pdf = _INV_SQRT_2PI * D.exp(-0.5 * (x * x))
         return gy * (cdf + x * pdf)
 

@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from .. import dtypes
-from .. import tensor as _t
+from .. import _tensor as _t
 from .._backend import xp_of
 from ..autograd.node import Node
 from ..dtypes import result_type_arrays, result_type_scalar

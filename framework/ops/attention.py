@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from .._backend import xp_of
-from ..tensor import wrap
+from .._tensor import wrap
 from . import activation as A
 from . import layers as L
 from .arith import where

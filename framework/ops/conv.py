@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from .._backend import as_strided, xp_of
 from ..autograd.node import Node
-from ..tensor import apply as _apply
+from .._tensor import apply as _apply
 from . import _dual as D
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _backend, dtypes
-from .. import tensor as _t
+from .. import _tensor as _t
 from ..autograd.node import Node
 
 

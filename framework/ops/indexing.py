@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import tensor as _t
+from .. import _tensor as _t
 from .._backend import scatter_add_at, xp_of
 from ..autograd.grad_mode import state as _grad_state
 from ..autograd.node import Node

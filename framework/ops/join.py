@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from .. import dtypes
-from .. import tensor as _t
+from .. import _tensor as _t
 from .._backend import xp_of
 from ..autograd.node import Node
 from . import _dual as D

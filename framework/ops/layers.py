@@ -12,7 +12,7 @@ import numpy as np
 from .._backend import xp_of
 from ..autograd.node import Node
 from ..random import default_generator
-from ..tensor import apply, wrap
+from .._tensor import apply, wrap
 from . import _dual as D
 from .join import pad  # noqa: F401 - re-exported as nn.functional.pad
 from .reduce import norm
@@ -222,7 +222,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     if max_norm is not None:
         _renorm_rows(weight, idx, max_norm, norm_type)
     return apply(EmbeddingBackward0, weight, input, padding_idx=padding_idx,
-                    scale_grad_by_freq=scale_grad_by_freq)
+                 scale_grad_by_freq=scale_grad_by_freq)
 
 
 def _renorm_rows(weight, idx, max_norm, norm_type):

@@ -3,7 +3,7 @@ broadcasting), plus mm/bmm/dot/outer names."""
 
 from __future__ import annotations
 
-from .. import tensor as _t
+from .. import _tensor as _t
 from ..autograd.node import Node
 from . import _dual as D
 from .arith import _promote

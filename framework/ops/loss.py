@@ -14,9 +14,9 @@ import numpy as np
 
 from .._backend import xp_of
 from ..autograd.node import Node
-from ..tensor import apply
+from .._tensor import apply
 from . import _dual as D
-from .activation import _sigmoid, _softplus, log_softmax, log_softmax_array, softmax
+from .activation import _sigmoid, _softplus, log_softmax, softmax
 from .arith import _data
 from .reduce import mean as _mean
 from .reduce import sum as _sum
@@ -58,7 +58,7 @@ def _clamp_min(a, v):
     return xp_of(a).maximum(a, v) if D.is_array(a) else a.clamp(min=v)
 
 
-def _warn_size(name, input, target):
+def _warn_size(input, target):
     if input.shape != target.shape:
         warnings.warn(
             f"Using a target size ({target.shape}) that is different to the input size "
@@ -76,9 +76,7 @@ class _PairLoss(Node):
 
     def _start(self, x, t, reduction):
         self.reduction, self.x_shape, self.t_shape = reduction, x.shape, t.shape
-        d = x - t
-        self.count = d.size
-        return d
+        self.count = math.prod(np.broadcast_shapes(x.shape, t.shape))
 
     def _grads(self, g):
         """g = d loss / d (x - t), elementwise (already scaled by gy)."""
@@ -91,7 +89,8 @@ class MseLossBackward0(_PairLoss):
     __slots__ = ()
 
     def forward(self, x, t, reduction):
-        d = self._start(x, t, reduction)
+        self._start(x, t, reduction)
+        d = x - t
         return _reduce(d * d, reduction)
 
     def backward(self, gy):
@@ -106,7 +105,8 @@ class SmoothL1LossBackward0(_PairLoss):
 
     def forward(self, x, t, reduction, beta):
         self.beta = beta
-        d = self._start(x, t, reduction)
+        self._start(x, t, reduction)
+        d = x - t
         a = xp_of(d).abs(d)
         return _reduce(xp_of(d).where(a < beta, 0.5 * d * d / beta, a - 0.5 * beta), reduction)
 
@@ -125,7 +125,8 @@ class HuberLossBackward0(_PairLoss):
 
     def forward(self, x, t, reduction, delta):
         self.delta = delta
-        d = self._start(x, t, reduction)
+        self._start(x, t, reduction)
+        d = x - t
         a = xp_of(d).abs(d)
         return _reduce(xp_of(d).where(a < delta, 0.5 * d * d, delta * (a - 0.5 * delta)), reduction)
 
@@ -139,7 +140,7 @@ class HuberLossBackward0(_PairLoss):
 
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     reduction = _reduction(reduction, size_average, reduce)
-    _warn_size("mse_loss", input, target)
+    _warn_size(input, target)
     if weight is not None:
         d = input - target
         return _apply_reduction(d * d * weight, reduction)
@@ -148,7 +149,7 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     reduction = _reduction(reduction, size_average, reduce)
-    _warn_size("l1_loss", input, target)
+    _warn_size(input, target)
     loss = (input - target).abs()
     return _apply_reduction(loss if weight is None else loss * weight, reduction)
 
@@ -157,7 +158,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     reduction = _reduction(reduction, size_average, reduce)
     if beta < 0:
         raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
-    _warn_size("smooth_l1_loss", input, target)
+    _warn_size(input, target)
     if beta == 0:
         return l1_loss(input, target, reduction=reduction)
     return apply(SmoothL1LossBackward0, input, target, reduction=reduction, beta=beta)
@@ -167,7 +168,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     reduction = _reduction(reduction)
     if delta <= 0:
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
-    _warn_size("huber_loss", input, target)
+    _warn_size(input, target)
     if weight is not None:
         loss = apply(HuberLossBackward0, input, target, reduction="none", delta=delta)
         return _apply_reduction(loss * weight, reduction)
@@ -242,7 +243,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     if x.size and not bool(((x >= 0) & (x <= 1)).all()):
         raise RuntimeError("all elements of input should be between 0 and 1")
     return apply(BinaryCrossEntropyBackward0, input, target, reduction=reduction,
-                    weight=None if weight is None else _like(weight, input))
+                 weight=None if weight is None else _like(weight, input))
 
 
 class BinaryCrossEntropyWithLogitsBackward0(_PairLoss):
@@ -284,8 +285,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
             f"Target size ({target.shape}) must be the same as input size ({input.shape})"
         )
     return apply(BinaryCrossEntropyWithLogitsBackward0, input, target, reduction=reduction,
-                    weight=None if weight is None else _like(weight, input),
-                    pos_weight=None if pos_weight is None else _like(pos_weight, input))
+                 weight=None if weight is None else _like(weight, input),
+                 pos_weight=None if pos_weight is None else _like(pos_weight, input))
 
 
 # --- KL divergence --------------------------------------------------------------------------
@@ -338,7 +339,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     else:
         denom = math.prod(np.broadcast_shapes(tuple(input.shape), tuple(target.shape)))
     return apply(KlDivBackward0, input, target, log_target=log_target, denom=denom,
-                    reduction="mean" if reduction == "batchmean" else reduction)
+                 reduction="mean" if reduction == "batchmean" else reduction)
 
 
 # --- nll_loss and cross_entropy -------------------------------------------------------------
@@ -414,6 +415,8 @@ class _IndexTarget:
         # x[index] are the entries at the target classes: (n, t_n, d1, ...) over an open mesh
         if x.ndim == 1:
             self.index = (tc,)
+        elif x.ndim == 2:  # the common (N, C) case, without building a mesh
+            self.index = (xp.arange(tc.shape[0]), tc)
         else:
             mesh = xp.ix_(*[xp.arange(n) for n in tc.shape])
             self.index = (mesh[0], tc) + tuple(mesh[1:])
@@ -456,7 +459,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     _check_index_target(input, target, "nll_loss")
     w = _check_weight(input, weight)
     return apply(NllLossBackward0, input, target, weight=w, ignore_index=ignore_index,
-                    reduction=reduction)
+                 reduction=reduction)
 
 
 class CrossEntropyLossBackward0(Node):
@@ -468,7 +471,8 @@ class CrossEntropyLossBackward0(Node):
     'mean' divides by the number of samples.
     """
 
-    __slots__ = ("reduction", "denom", "target", "logp", "weight", "smoothing", "axis", "ndim")
+    __slots__ = ("reduction", "denom", "target", "p", "logp", "weight", "smoothing", "axis",
+                 "ndim")
     inputs = ("self", "target")
     saves = ("self", "target")
 
@@ -477,20 +481,27 @@ class CrossEntropyLossBackward0(Node):
         axis = self.axis = _class_axis(x)
         self.ndim = x.ndim
         C = x.shape[axis]
-        logp = self.logp = log_softmax_array(x, axis)
+        xp = xp_of(x)
+        shifted = x - x.max(axis=axis, keepdims=True)  # log-sum-exp with the max taken out
+        e = xp.exp(shifted)
+        total = e.sum(axis=axis, keepdims=True)
+        self.p = e / total  # softmax: all the first-order backward needs
+        log_total = xp.log(total)
+        self.logp = None
         if t.dtype.kind in "iu":
             target = self.target = _IndexTarget(x, t, weight, ignore_index)
-            loss = -target.wt * target.pick(logp)
             self.denom = target.wt.sum()
+            picked = target.pick(shifted) - log_total.squeeze(axis)  # logp at the targets
+            loss = -target.wt * picked
             if label_smoothing > 0:
+                logp = shifted - log_total
                 smooth = -(logp if weight is None else logp * self._w(weight)).sum(axis=axis)
-                smooth = smooth * target.valid
-                loss = (1 - label_smoothing) * loss + (label_smoothing / C) * smooth
+                loss = (1 - label_smoothing) * loss + (label_smoothing / C) * smooth * target.valid
             return _reduce(loss, reduction, self.denom)
         self.target = None
-        A = self._soft_coef(t, C)
+        logp = self.logp = shifted - log_total  # kept for the targets' own gradient
         self.denom = logp.size // C
-        return _reduce(-(A * logp).sum(axis=axis), reduction, self.denom)
+        return _reduce(-(self._soft_coef(t, C) * logp).sum(axis=axis), reduction, self.denom)
 
     def _w(self, weight):
         """The class weights shaped to broadcast along the class axis."""
@@ -509,13 +520,12 @@ class CrossEntropyLossBackward0(Node):
         first_order = D.is_array(x)
         gx = gt = None
         if self.needs_input_grad(0):
-            p = D.exp(self.logp) if first_order else softmax(x, axis)
-            if target is not None and self.smoothing == 0 and self.ndim == 2 and first_order:
-                # the hot path (MLP classifiers): p * w[t] - w[t] at the targets, in place
-                wt = target.wt * g.reshape(-1) if g.ndim else target.wt * g
-                p *= wt[:, None]
-                p[xp_of(p).arange(p.shape[0]), target.tc] -= wt
-                gx = p
+            p = self.p if first_order else softmax(x, axis)
+            if target is not None and self.smoothing == 0 and first_order:
+                # the hot path (classifiers): w[t] p, minus w[t] at the targets
+                wt = target.wt * (g.squeeze(axis) if g.ndim else g)
+                gx = p * xp_of(p).expand_dims(wt, axis)
+                gx[target.index] -= wt
             else:
                 A = self._index_coef(x.shape) if target is not None else self._soft_coef(t, x.shape[axis])
                 gx = (p * D.sum_over(A, axis, keepdim=True) - A) * g  # A: a constant array
@@ -547,5 +557,5 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     if not (target._data.dtype.kind == "f" and target.shape == input.shape):  # else probabilities
         _check_index_target(input, target, "cross_entropy")
     return apply(CrossEntropyLossBackward0, input, target, weight=w,
-                    ignore_index=ignore_index, reduction=reduction,
-                    label_smoothing=label_smoothing)
+                 ignore_index=ignore_index, reduction=reduction,
+                 label_smoothing=label_smoothing)

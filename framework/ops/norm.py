@@ -13,7 +13,7 @@ import numpy as np
 
 from .._backend import xp_of
 from ..autograd.node import Node
-from ..tensor import apply
+from .._tensor import apply
 from . import _dual as D
 from .arith import rsqrt
 from .reduce import mean
@@ -39,7 +39,7 @@ class NativeBatchNormBackward0(Node):
             if running is not None:
                 _update_running(running, mu, var, xv.size // mu.size)
         else:
-            mu, var = (s.reshape(pshape) for s in stats)
+            mu, var = (s.reshape(pshape).copy() for s in stats)  # later updates don't leak in
             xc = xv - mu
         self.batch_stats = stats is None
         invstd = 1 / xp.sqrt(var + eps)
@@ -132,7 +132,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if running_mean is not None or running_var is not None:
             running = (_arr(running_mean), _arr(running_var), momentum)
         out = apply(NativeBatchNormBackward0, input, weight, bias, axes=axes, pshape=pshape,
-                       eps=eps, running=running)
+                    eps=eps, running=running)
         for t in (running_mean, running_var):
             if t is not None:
                 t._bump_version()
@@ -141,7 +141,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         raise RuntimeError("running_mean and running_var must be defined in evaluation mode")
     stats = (running_mean._data, running_var._data)
     return apply(NativeBatchNormBackward0, input, weight, bias, axes=axes, pshape=pshape,
-                    eps=eps, stats=stats)
+                 eps=eps, stats=stats)
 
 
 def _arr(t):
@@ -154,7 +154,7 @@ def _normalized_shape(normalized_shape):
     return tuple(int(s) for s in normalized_shape)
 
 
-def _check_trailing(name, input, shape):
+def _check_trailing(input, shape):
     k = len(shape)
     if input._data.shape[input.ndim - k:] != shape or input.ndim < k:
         raise RuntimeError(
@@ -166,7 +166,7 @@ def _check_trailing(name, input, shape):
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05):
     """Normalize over the trailing dims `normalized_shape`, then * weight + bias (that shape)."""
     shape = _normalized_shape(normalized_shape)
-    _check_trailing("layer_norm", input, shape)
+    _check_trailing(input, shape)
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None and t._data.shape != shape:
             raise RuntimeError(
@@ -175,7 +175,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05):
             )
     axes = tuple(range(input.ndim - len(shape), input.ndim))
     return apply(NativeLayerNormBackward0, input, weight, bias, axes=axes, pshape=shape,
-                    eps=eps)
+                 eps=eps)
 
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-05):
@@ -200,13 +200,13 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-05):
             )
     pshape = (1, C) + (1,) * (x.ndim - 2)
     return apply(NativeGroupNormBackward0, input, weight, bias, axes=(2,), pshape=pshape,
-                    eps=eps, view=(N, num_groups, -1))
+                 eps=eps, view=(N, num_groups, -1))
 
 
 def rms_norm(input, normalized_shape, weight=None, eps=None):
     """x / sqrt(mean(x^2 over normalized_shape) + eps) * weight; eps defaults to finfo.eps."""
     shape = _normalized_shape(normalized_shape)
-    _check_trailing("rms_norm", input, shape)
+    _check_trailing(input, shape)
     if eps is None:
         eps = float(np.finfo(input._data.dtype).eps)
     dims = tuple(range(input.ndim - len(shape), input.ndim))

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._backend import xp_of
+from .._backend import as_strided, xp_of
 from ..autograd.node import Node
-from ..tensor import apply as _apply
-from ..tensor import wrap
+from .._tensor import apply as _apply
+from .._tensor import wrap
 from . import _dual as D
 
 
@@ -67,6 +67,16 @@ class _Pool:
         (Ho, Wo), (sh, sw), (dh, dw) = self.out, self.s, self.d
         return a[:, :, i * dh:i * dh + (Ho - 1) * sh + 1:sh, j * dw:j * dw + (Wo - 1) * sw + 1:sw]
 
+    def windows(self, a):
+        """Every kernel offset's slice of the padded array, copied into one contiguous
+        (kh*kw, N, C, Ho, Wo) array: one strided pass, after which the per-offset arithmetic
+        runs on contiguous memory (several times faster than on strided slices)."""
+        (kh, kw), (Ho, Wo), (sh, sw), (dh, dw) = self.k, self.out, self.s, self.d
+        sN, sC, sH, sW = a.strides
+        view = as_strided(a, (kh, kw) + a.shape[:2] + (Ho, Wo),
+                          (dh * sH, dw * sW, sN, sC, sh * sH, sw * sW))
+        return xp_of(a).ascontiguousarray(view).reshape((kh * kw,) + a.shape[:2] + (Ho, Wo))
+
     def offsets(self):
         kh, kw = self.k
         return [(i, j) for i in range(kh) for j in range(kw)]
@@ -83,18 +93,19 @@ def _max_pool_raw(x, g):
     """y (N, C, Ho, Wo) and idx, the winning kernel offset (i*kw + j) per output."""
     xp = xp_of(x)
     a = g.padded(x, -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min)
-    offsets = g.offsets()
-    y = g.window(a, 0, 0).copy()
-    idx = xp.zeros(y.shape, dtype=np.uint8 if len(offsets) <= 256 else np.int32)
-    for o, (i, j) in enumerate(offsets[1:], 1):
-        s = g.window(a, i, j)
-        won = s > y  # strict: ties keep the first offset
-        xp.maximum(y, s, out=y)
+    win = g.windows(a)
+    y = win[0].copy()
+    small = len(win) <= 256
+    idx = xp.zeros(y.shape, dtype=np.uint8 if small else np.int32)
+    for o in range(1, len(win)):
+        won = win[o] > y  # strict: ties keep the first offset
+        xp.maximum(y, win[o], out=y)
         # idx < o everywhere, so "idx = o where won" is a maximum (np.where is slow on masks)
-        xp.maximum(idx, won.astype(idx.dtype) * idx.dtype.type(o), out=idx)
-    if x.dtype.kind == "f" and len(offsets) > 1 and bool(xp.isnan(y).any()):
-        for o, (i, j) in enumerate(offsets):  # PyTorch: a NaN wins (the last one in its window)
-            idx[xp.isnan(g.window(a, i, j))] = o
+        won = won.view(np.uint8) if small else won.astype(np.int32)
+        xp.maximum(idx, won * idx.dtype.type(o), out=idx)
+    if x.dtype.kind == "f" and len(win) > 1 and bool(xp.isnan(y).any()):
+        for o in range(len(win)):  # PyTorch: a NaN wins (the last one in its window)
+            idx[xp.isnan(win[o])] = o
     return y, idx
 
 
@@ -144,11 +155,7 @@ class MaxPool2DWithIndicesBackward0(Node):
 
 
 def _avg_pool_raw(x, g, divisor):
-    a = g.padded(x, 0)
-    offsets = g.offsets()
-    y = g.window(a, *offsets[0]).copy()
-    for i, j in offsets[1:]:
-        y += g.window(a, i, j)
+    y = g.windows(g.padded(x, 0)).sum(axis=0)
     return y / divisor if x.dtype.kind == "f" else (y // divisor).astype(x.dtype)
 
 
@@ -448,6 +455,8 @@ def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
     if divisor_override is not None and divisor_override == 0:
         raise RuntimeError("divisor must be not zero")
     divisor = _avg_divisor(g, count_include_pad, divisor_override, xp_of(x._data))
+    if not isinstance(divisor, (int, float)) and x._data.dtype.kind == "f":
+        divisor = divisor.astype(x._data.dtype)  # (an int64 array would promote float32 to float64)
     return back(_apply(AvgPool2DBackward0, x, geom=g, divisor=divisor))
 
 

@@ -13,7 +13,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from .. import tensor as _t
+from .. import _tensor as _t
 from .._backend import xp_of
 from ..autograd.node import Node
 from . import _dual as D

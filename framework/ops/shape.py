@@ -5,7 +5,7 @@ so an in-place change through a view is seen by backward's checks).
 
 from __future__ import annotations
 
-from .. import tensor as _t
+from .. import _tensor as _t
 from ..autograd.node import Node
 from . import _dual as D
 
