@@ -8,8 +8,8 @@ import builtins
 import numpy as np
 
 from . import _backend, dtypes
-from .random import default_generator
 from ._tensor import Tensor, wrap
+from .random import default_generator
 
 
 def _infer_np_dtype(data):

@@ -13,8 +13,8 @@ from collections import OrderedDict, namedtuple
 from collections.abc import Mapping
 
 from .. import _backend, dtypes
-from ..autograd.grad_mode import no_grad
 from .._tensor import Tensor
+from ..autograd.grad_mode import no_grad
 from .parameter import Buffer, Parameter
 
 _hook_ids = itertools.count()

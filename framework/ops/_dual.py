@@ -59,8 +59,8 @@ def where(cond, a, b):
     """`cond` is a constant boolean array; `a`, `b` gradients, or 0."""
     if is_array(a) or is_array(b):
         return xp_of(cond).where(cond, a, b)
-    from ..ops.arith import where as fwhere
     from .._tensor import wrap
+    from ..ops.arith import where as fwhere
 
     return fwhere(wrap(cond), a, b)
 

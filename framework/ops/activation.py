@@ -11,8 +11,8 @@ import math
 import warnings
 
 from .._backend import xp_of
-from ..autograd.node import Node
 from .._tensor import _canon_dim, apply
+from ..autograd.node import Node
 from . import _dual as D
 from . import arith as _A
 from .arith import _as_float, _data

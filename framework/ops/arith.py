@@ -8,8 +8,8 @@ import math
 
 import numpy as np
 
-from .. import dtypes
 from .. import _tensor as _t
+from .. import dtypes
 from .._backend import xp_of
 from ..autograd.node import Node
 from ..dtypes import result_type_arrays, result_type_scalar

@@ -24,8 +24,8 @@ and channels swapping roles), so gradients of gradients are convolutions again.
 from __future__ import annotations
 
 from .._backend import as_strided, xp_of
-from ..autograd.node import Node
 from .._tensor import apply as _apply
+from ..autograd.node import Node
 from . import _dual as D
 
 

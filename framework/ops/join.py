@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 
-from .. import dtypes
 from .. import _tensor as _t
+from .. import dtypes
 from .._backend import xp_of
 from ..autograd.node import Node
 from . import _dual as D

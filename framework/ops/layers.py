@@ -10,9 +10,9 @@ import warnings
 import numpy as np
 
 from .._backend import xp_of
+from .._tensor import apply, wrap
 from ..autograd.node import Node
 from ..random import default_generator
-from .._tensor import apply, wrap
 from . import _dual as D
 from .join import pad  # noqa: F401 - re-exported as nn.functional.pad
 from .reduce import norm

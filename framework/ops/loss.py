@@ -13,8 +13,8 @@ import warnings
 import numpy as np
 
 from .._backend import xp_of
-from ..autograd.node import Node
 from .._tensor import apply
+from ..autograd.node import Node
 from . import _dual as D
 from .activation import _sigmoid, _softplus, log_softmax, softmax
 from .arith import _data

@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from .._backend import xp_of
-from ..autograd.node import Node
 from .._tensor import apply
+from ..autograd.node import Node
 from . import _dual as D
 from .arith import rsqrt
 from .reduce import mean

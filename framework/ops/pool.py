@@ -16,9 +16,9 @@ from __future__ import annotations
 import numpy as np
 
 from .._backend import as_strided, xp_of
-from ..autograd.node import Node
 from .._tensor import apply as _apply
 from .._tensor import wrap
+from ..autograd.node import Node
 from . import _dual as D
 
 

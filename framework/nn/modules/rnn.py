@@ -18,11 +18,11 @@ import math
 import warnings
 
 from ... import creation
+from ..._tensor import wrap
 from ...autograd.function import Function
 from ...ops import activation as A
 from ...ops import layers as L
 from ...ops.join import cat, stack
-from ..._tensor import wrap
 from .. import init
 from ..module import Module
 from ..parameter import Parameter

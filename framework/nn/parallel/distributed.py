@@ -26,9 +26,9 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from ..._tensor import Tensor, wrap
 from ...autograd.grad_mode import is_grad_enabled
 from ...autograd.node import AccumulateGrad
-from ..._tensor import Tensor, wrap
 from ..module import Module
 
 __all__ = ["DistributedDataParallel"]

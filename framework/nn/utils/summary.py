@@ -13,8 +13,8 @@ from __future__ import annotations
 import sys
 
 from ... import creation
-from ...autograd.grad_mode import no_grad
 from ..._tensor import Tensor
+from ...autograd.grad_mode import no_grad
 
 
 def _is_size(x):
