@@ -714,6 +714,27 @@ class Tensor:
     maximum, minimum = _A.maximum, _A.minimum
     eq, ne, lt, le, gt, ge = _A.eq, _A.ne, _A.lt, _A.le, _A.gt, _A.ge
     logical_and, logical_or, logical_not = _A.logical_and, _A.logical_or, _A.logical_not
+    logical_xor = _A.logical_xor
+
+    def softmax(self, dim, dtype=None):
+        from .ops.activation import softmax
+
+        return softmax(self, dim, dtype=dtype)
+
+    def log_softmax(self, dim, dtype=None):
+        from .ops.activation import log_softmax
+
+        return log_softmax(self, dim, dtype=dtype)
+
+    def bernoulli(self, p=None, *, generator=None):
+        from .creation import bernoulli
+
+        return bernoulli(self, p, generator=generator)
+
+    def multinomial(self, num_samples, replacement=False, *, generator=None):
+        from .creation import multinomial
+
+        return multinomial(self, num_samples, replacement, generator=generator)
     isnan, isinf, isfinite = _A.isnan, _A.isinf, _A.isfinite
     floor, ceil, round, trunc = _A.floor, _A.ceil, _A.round, _A.trunc
     remainder, floor_divide = _A.remainder, _A.floor_divide
@@ -777,8 +798,16 @@ class Tensor:
         return _C.to(self, other.dtype)
 
     def type(self, dtype=None):
+        """No argument: PyTorch's type string ('framework.FloatTensor'); else a cast."""
         if dtype is None:
-            return f"framework.{self.dtype.name}"
+            name = _TYPE_NAMES[self.dtype.name]
+            return f"framework.{'cuda.' if self.is_cuda else ''}{name}"
+        if isinstance(dtype, str):
+            wanted = dtype.rsplit(".", 1)[-1]
+            for dname, tname in _TYPE_NAMES.items():
+                if tname == wanted:
+                    return _C.to(self, getattr(dtypes, dname))
+            raise ValueError(f"invalid type: {dtype!r}")
         return _C.to(self, dtype)
 
     def equal(self, other) -> bool:
@@ -918,6 +947,13 @@ class Tensor:
 
     def masked_fill_(self, mask, value):
         return _I.inplace(self, lambda src: _I.masked_fill(src, mask, value), value)
+
+
+_TYPE_NAMES = {
+    "float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+    "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor", "int8": "CharTensor",
+    "uint8": "ByteTensor", "bool": "BoolTensor",
+}
 
 
 def _rebuild(array, device, requires_grad):

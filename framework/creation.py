@@ -304,6 +304,12 @@ def randint_like(input, low, high=None, *, dtype=None, device=None):
 
 
 def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None):
+    """Samples of N(mean, std): mean/std numbers (then `size` is needed) or tensors."""
+    like = mean if isinstance(mean, Tensor) else std if isinstance(std, Tensor) else None
+    if like is not None:
+        shape = np.broadcast_shapes(tuple(getattr(mean, "shape", ())), tuple(getattr(std, "shape", ())))
+        z = randn(shape, generator=generator, dtype=dtype or like.dtype, device=device or like.device)
+        return z * std + mean
     if size is None:
         raise TypeError("normal() needs `size` when mean and std are numbers")
     return randn(size, generator=generator, dtype=dtype, device=device) * std + mean

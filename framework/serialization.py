@@ -140,6 +140,7 @@ def load(f, map_location=None, weights_only=True, **kwargs):
     string ('cpu', 'cuda:0'), or a dict {saved device: target device}. weights_only is accepted
     for PyTorch compatibility: this format never unpickles, so loading is always data-only."""
     name = f if not hasattr(f, "read") else getattr(f, "name", "<file object>")
+    _refuse_pytorch_pickle(f, name)
     try:
         npz = np.load(f, allow_pickle=False)
         if not isinstance(npz, np.lib.npyio.NpzFile):
@@ -163,6 +164,33 @@ def load(f, map_location=None, weights_only=True, **kwargs):
             f"framework.load: {name} is not a valid framework checkpoint or is corrupt/"
             f"truncated ({type(e).__name__}: {e})"
         ) from e
+
+
+def _refuse_pytorch_pickle(f, name):
+    """A torch.save file is a pickle (or a zip holding data.pkl): say so and how to convert.
+
+    Unpickling can run arbitrary code, so we never do it; the user converts once, in an
+    environment where PyTorch is installed and the file is trusted.
+    """
+    if hasattr(f, "read"):
+        return
+    try:
+        with open(f, "rb") as fh:
+            head = fh.read(2)
+        is_pickle = head[:1] == b"\x80"
+        is_torch_zip = zipfile.is_zipfile(f) and any(
+            n.endswith("data.pkl") for n in zipfile.ZipFile(f).namelist()
+        )
+    except OSError:
+        return
+    if is_pickle or is_torch_zip:
+        raise RuntimeError(
+            f"framework.load: {name} is a PyTorch (pickle) checkpoint. This framework never "
+            "unpickles (it can run code). Convert it once where PyTorch is installed and the "
+            "file is trusted: `sd = torch.load(path, weights_only=True); "
+            "numpy.savez(out, **{k: v.numpy() for k, v in sd.items()})`, then load the arrays "
+            "with numpy.load and `framework.tensor` (see docs/checkpoints.md)."
+        )
 
 
 def _decode(node, npz, arrays, map_location):

@@ -143,8 +143,10 @@ def vstack(tensors):
 # --- split, chunk, unbind ----------------------------------------------------------------------
 
 
-def split(tensor, split_size_or_sections, dim=0):
+def split(tensor, split_size_or_sections=None, dim=0, *, split_size=None):
     """Pieces of `split_size` along `dim` (the last may be smaller), or of the listed sizes."""
+    if split_size_or_sections is None:  # Tensor.split's keyword is split_size, torch.split's the other
+        split_size_or_sections = split_size
     shape = tensor._data.shape
     d = _t._canon_dim(dim, len(shape))
     n = shape[d]
