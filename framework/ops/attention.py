@@ -141,10 +141,10 @@ def _mask_parts(mask, like, masked_is_true):
     raise AssertionError("only bool and floating types of attn_mask are supported")
 
 
-def multi_head_attention_forward(query, key, value, num_heads, w_q, w_k, w_v, b_q, b_k, b_v,
-                                 out_weight, out_bias, bias_k=None, bias_v=None,
-                                 add_zero_attn=False, dropout_p=0.0, key_padding_mask=None,
-                                 need_weights=True, attn_mask=None, average_attn_weights=True):
+def multi_head_attention(query, key, value, num_heads, w_q, w_k, w_v, b_q, b_k, b_v,
+                         out_weight, out_bias, bias_k=None, bias_v=None, add_zero_attn=False,
+                         dropout_p=0.0, key_padding_mask=None, need_weights=True, attn_mask=None,
+                         average_attn_weights=True):
     """query (L, N, E), key (S, N, kdim), value (S, N, vdim) -> ((L, N, E), weights or None).
     Masks: attn_mask (L, S) or (N*heads, L, S), key_padding_mask (N, S); True = NOT attended."""
     from .join import cat
@@ -199,3 +199,45 @@ def multi_head_attention_forward(query, key, value, num_heads, w_q, w_k, w_v, b_
     if not need_weights:
         return out, None
     return out, (attn.mean(1) if average_attn_weights else attn)
+
+
+def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_heads, in_proj_weight,
+                                 in_proj_bias, bias_k, bias_v, add_zero_attn, dropout_p,
+                                 out_proj_weight, out_proj_bias, training=True,
+                                 key_padding_mask=None, need_weights=True, attn_mask=None,
+                                 use_separate_proj_weight=False, q_proj_weight=None,
+                                 k_proj_weight=None, v_proj_weight=None, static_k=None,
+                                 static_v=None, average_attn_weights=True, is_causal=False):
+    """PyTorch's functional multi-head attention (the arguments of nn.MultiheadAttention's
+    parameters); query (L, N, E) or unbatched (L, E)."""
+    if static_k is not None or static_v is not None:
+        raise NotImplementedError("multi_head_attention_forward: static_k/static_v are not supported")
+    if is_causal and attn_mask is None:
+        raise RuntimeError(
+            "Need attn_mask if specifying the is_causal hint. You may use the Transformer module "
+            "method `generate_square_subsequent_mask` to create this mask."
+        )
+    if query.shape[-1] != embed_dim_to_check:
+        raise AssertionError(
+            f"was expecting embedding dimension of {embed_dim_to_check}, but got {query.shape[-1]}"
+        )
+    E = embed_dim_to_check
+    if use_separate_proj_weight:
+        ws = (q_proj_weight, k_proj_weight, v_proj_weight)
+    else:
+        ws = (in_proj_weight[:E], in_proj_weight[E:2 * E], in_proj_weight[2 * E:])
+    bs = (None,) * 3 if in_proj_bias is None else (
+        in_proj_bias[:E], in_proj_bias[E:2 * E], in_proj_bias[2 * E:])
+    batched = query.dim() == 3
+    if not batched:
+        query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
+        if key_padding_mask is not None:
+            key_padding_mask = key_padding_mask.unsqueeze(0)
+    out, weights = multi_head_attention(
+        query, key, value, num_heads, *ws, *bs, out_proj_weight, out_proj_bias, bias_k, bias_v,
+        add_zero_attn, dropout_p if training else 0.0, key_padding_mask, need_weights, attn_mask,
+        average_attn_weights)
+    if not batched:
+        out = out.squeeze(1)
+        weights = weights.squeeze(0) if weights is not None else None
+    return out, weights

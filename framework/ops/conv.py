@@ -27,6 +27,7 @@ from .._backend import as_strided, xp_of
 from .._tensor import apply as _apply
 from ..autograd.node import Node
 from . import _dual as D
+from ._scratch import scratch
 
 
 class _Geometry:
@@ -41,8 +42,9 @@ class _Geometry:
         self.Hp = (Ho - 1) * sh + dh * (kh - 1) + 1  # padded rows the windows span
         self.Wp = (Wo - 1) * sw + dw * (kw - 1) + 1
         self.Wq = self.Wp if sw == 1 else Wo  # columns computed per output row (see module doc)
-        # the last full-width row of the last kernel offset reads dw*(kw-1) elements past the image
-        self.F = self.Hp * self.Wp + (dw * (kw - 1) if sw == 1 else 0)
+        # per-image length of the buffer: the window view of the last kernel offset (Ho rows of
+        # sh*Wp elements, see _windows) runs (sh-1)*Wp + dw*(kw-1) elements past the image
+        self.F = self.Hp * self.Wp + (sh - 1) * self.Wp + dw * (kw - 1)
 
     def swapped(self):
         """The geometry of the weight gradient as a conv: kernel <-> output, stride <-> dilation."""
@@ -53,16 +55,16 @@ class _Geometry:
 
 
 def _image_view(buf, g):
-    """The (C, N, Hp, Wp) padded image inside a (C, N, F) buffer."""
-    C, N, F = buf.shape
-    e = buf.itemsize
-    return as_strided(buf, (C, N, g.Hp, g.Wp), (N * F * e, F * e, g.Wp * e, e))
+    """The (C, N, Hp, Wp) padded image inside a (C, N, F) buffer (a view: the split axis is
+    contiguous)."""
+    C, N, _ = buf.shape
+    return buf[:, :, :g.Hp * g.Wp].reshape(C, N, g.Hp, g.Wp)
 
 
 def _to_buffer(x, g):
     """x: (N, C, H, W) -> zero-padded channel-major buffer (C, N, F)."""
     N, C, H, W = x.shape
-    buf = xp_of(x).zeros((C, N, g.F), dtype=x.dtype)
+    buf = scratch("conv.buffer", (C, N, g.F), x.dtype, x, zero=True)  # consumed by im2col
     top, left = g.lo
     h, w = min(H, g.Hp - top), min(W, g.Wp - left)  # rows/cols past the last window are unused
     _image_view(buf, g)[:, :, top:top + h, left:left + w] = x[:, :, :h, :w].transpose(1, 0, 2, 3)
@@ -78,34 +80,41 @@ def _from_buffer(buf, g):
     img = _image_view(buf, g)[:, :, top:top + h, left:left + w].transpose(1, 0, 2, 3)
     xp = xp_of(buf)
     if (h, w) == (H, W):
-        return xp.ascontiguousarray(img)
+        out = xp.empty((N, C, H, W), dtype=buf.dtype)  # always a copy: buf is scratch
+        out[...] = img
+        return out
     out = xp.zeros((N, C, H, W), dtype=buf.dtype)
     out[:, :, :h, :w] = img
     return out
 
 
 def _windows(buf, g, i, j):
-    """The (C, N, Ho, Wq) view of buf that kernel offset (i, j) reads."""
-    C, N, F = buf.shape
-    e = buf.itemsize
-    off = i * g.d[0] * g.Wp + j * g.d[1]
-    return as_strided(buf[:, :, off:], (C, N, g.out[0], g.Wq),
-                      (N * F * e, F * e, g.s[0] * g.Wp * e, g.s[1] * e))
+    """The (C, N, Ho, Wq) view of buf that kernel offset (i, j) reads: Ho rows of sh*Wp
+    elements from the offset, of which every sw-th of the first Wq*sw is used (basic slicing,
+    cheaper than as_strided in this loop)."""
+    C, N, _ = buf.shape
+    (Ho, _), (sh, sw), Wp = g.out, g.s, g.Wp
+    off = i * g.d[0] * Wp + j * g.d[1]
+    rows = buf[:, :, off:off + Ho * sh * Wp].reshape(C, N, Ho, sh * Wp)
+    return rows[..., :(g.Wq - 1) * sw + 1:sw]
 
 
 def _im2col(x, g):
-    """x: (N, C, H, W) -> cols (C*kh*kw, N*Ho*Wq)."""
+    """x: (N, C, H, W) -> cols (C*kh*kw, N*Ho*Wq), in scratch memory (valid until the next
+    _im2col; backward recomputes it rather than keeping up to kh*kw copies of the input)."""
     buf = _to_buffer(x, g)
     C, N, F = buf.shape
     (kh, kw), (dh, dw), (sh, sw), e = g.k, g.d, g.s, buf.itemsize
     view = as_strided(buf, (C, kh, kw, N, g.out[0], g.Wq),
                       (N * F * e, dh * g.Wp * e, dw * e, F * e, sh * g.Wp * e, sw * e))
-    return xp_of(x).ascontiguousarray(view).reshape(C * kh * kw, -1)
+    cols = scratch("conv.cols", view.shape, x.dtype, x)
+    cols[...] = view
+    return cols.reshape(C * kh * kw, -1)
 
 
 def _col2im(cols, g, N, C):
     """The adjoint of _im2col: cols (C*kh*kw, N*Ho*Wq) -> (N, C, H, W), summing overlaps."""
-    buf = xp_of(cols).zeros((C, N, g.F), dtype=cols.dtype)
+    buf = scratch("conv.buffer", (C, N, g.F), cols.dtype, cols, zero=True)
     kh, kw = g.k
     cols = cols.reshape(C, kh, kw, N, g.out[0], g.Wq)
     for i in range(kh):
@@ -115,15 +124,16 @@ def _col2im(cols, g, N, C):
     return _from_buffer(buf, g)
 
 
-def _to_q(y, g):
-    """(N, O, Ho, Wo) -> (O, N*Ho*Wq), garbage columns zero (the GEMM layout of outputs)."""
+def _to_q(y, g, temporary=False):
+    """(N, O, Ho, Wo) -> (O, N*Ho*Wq), garbage columns zero (the GEMM layout of outputs).
+    temporary: the result is used only inside the caller (scratch memory)."""
     N, C_out, Ho, Wo = y.shape
-    yt = y.transpose(1, 0, 2, 3)
-    xp = xp_of(y)
-    if g.Wq == Wo:
-        return xp.ascontiguousarray(yt).reshape(C_out, -1)
-    q = xp.zeros((C_out, N, Ho, g.Wq), dtype=y.dtype)
-    q[..., :Wo] = yt
+    shape = (C_out, N, Ho, g.Wq)
+    if temporary:
+        q = scratch("conv.q", shape, y.dtype, y, zero=g.Wq != Wo)
+    else:
+        q = xp_of(y).zeros(shape, dtype=y.dtype)
+    q[..., :Wo] = y.transpose(1, 0, 2, 3)
     return q.reshape(C_out, -1)
 
 
@@ -133,15 +143,22 @@ def _from_q(q, g, N):
     return q.reshape(q.shape[0], N, Ho, g.Wq)[..., :Wo].transpose(1, 0, 2, 3)
 
 
-def _gemm(a, b, groups, ta=False, tb=False):
+def _gemm(a, b, groups, ta=False, tb=False, temporary=False):
     """Block-diagonal product: a (groups*m, k) @ b (groups*k, n) -> (groups*m, n), each group's
-    blocks multiplied on their own (ta/tb: use a's/b's blocks transposed)."""
-    if groups == 1:
-        return (a.T if ta else a) @ (b.T if tb else b)
+    blocks multiplied on their own (ta/tb: use a's/b's blocks transposed). temporary: the
+    result is used only inside the caller (scratch memory)."""
+    xp = xp_of(a)
     a = a.reshape(groups, -1, a.shape[1])
     b = b.reshape(groups, -1, b.shape[1])
-    y = (a.transpose(0, 2, 1) if ta else a) @ (b.transpose(0, 2, 1) if tb else b)
-    return y.reshape(-1, y.shape[2])
+    a = a.transpose(0, 2, 1) if ta else a
+    b = b.transpose(0, 2, 1) if tb else b
+    shape = (groups, a.shape[1], b.shape[2])
+    out = scratch("conv.gemm", shape, a.dtype, a) if temporary else None
+    if groups == 1:
+        y = xp.matmul(a[0], b[0], out=None if out is None else out[0])
+    else:
+        y = xp.matmul(a, b, out=out)
+    return y.reshape(-1, shape[2])
 
 
 def _nchw(q, g, N, bias=None):
@@ -162,10 +179,10 @@ class ConvolutionBackward0(Node):
     """conv (transposed=False): x (N, C, H, W), W (O, C/groups, kh, kw) -> (N, O, Ho, Wo);
     transposed: x (N, O, Ho, Wo), W (O, C/groups, kh, kw) -> (N, C, H, W), the adjoint."""
 
-    __slots__ = ("geom", "groups", "transposed", "one_d", "x_shape", "w_shape", "cols", "xq",
+    __slots__ = ("geom", "groups", "transposed", "one_d", "x_shape", "w_shape",
                  "stride", "padding", "dilation", "output_padding")
     inputs = ("input", "weight", "bias")
-    saves = ("weight", "input")  # (this order keeps apply's 2-input fast path away; see report)
+    saves = ("input", "weight")
 
     def forward(self, x, w, b, geom, groups, transposed, padding, output_padding):
         g = geom
@@ -174,46 +191,45 @@ class ConvolutionBackward0(Node):
         self.padding, self.output_padding = padding, output_padding
         self.x_shape, self.w_shape = x.shape, w.shape
         self.one_d = x.ndim == 3
-        if self.one_d:  # (N, C, L) -> (N, C, 1, L)
-            x = x.reshape(x.shape[:2] + (1,) + x.shape[2:])
-            w = w.reshape(w.shape[:2] + (1,) + w.shape[2:])
+        x, w = (_as_2d(a) for a in (x, w)) if self.one_d else (x, w)
         N = x.shape[0]
         w2 = w.reshape(w.shape[0], -1)
         if not transposed:
-            cols = self.cols = _im2col(x, g)  # kept for the weight gradient
-            y = _nchw(_gemm(w2, cols, groups), g, N, b)
+            y = _nchw(_gemm(w2, _im2col(x, g), groups, temporary=True), g, N, b)
         else:
-            xq = self.xq = _to_q(x, g)
-            y = _col2im(_gemm(w2, xq, groups, ta=True), g, N, w.shape[1] * groups)
+            xq = _to_q(x, g, temporary=True)
+            y = _col2im(_gemm(w2, xq, groups, ta=True, temporary=True), g, N, w.shape[1] * groups)
             if b is not None:
                 y += b.reshape(-1, 1, 1)
         return y.reshape(y.shape[:2] + y.shape[3:]) if self.one_d else y
 
     def backward(self, gy):
-        w, x = self.saved()
+        x, w = self.saved()
         if not D.is_array(gy):
             return self._backward_tensors(x, w, gy)
         g, groups, N = self.geom, self.groups, self.x_shape[0]
         if self.one_d:
-            gy = gy.reshape(gy.shape[:2] + (1,) + gy.shape[2:])
-            w = w.reshape(w.shape[:2] + (1,) + w.shape[2:])
+            x, w, gy = _as_2d(x), _as_2d(w), _as_2d(gy)
         w2 = w.reshape(w.shape[0], -1)
+        need_x, need_w, need_b = (self.needs_input_grad(i) for i in range(3))
         gx = gw = gb = None
         if not self.transposed:
-            gq = _to_q(gy, g)  # (O, N*Ho*Wq)
-            if self.needs_input_grad(0):
-                gx = _col2im(_gemm(w2, gq, groups, ta=True), g, N, w.shape[1] * groups)
-            if self.needs_input_grad(1):
-                gw = _gemm(gq, self.cols, groups, tb=True)
-            if self.needs_input_grad(2):
+            gq = _to_q(gy, g, temporary=True)  # (O, N*Ho*Wq)
+            if need_w:
+                gw = _gemm(gq, _im2col(x, g), groups, tb=True)
+            if need_x:
+                gcols = _gemm(w2, gq, groups, ta=True, temporary=True)
+                gx = _col2im(gcols, g, N, w.shape[1] * groups)
+            if need_b:
                 gb = gq.sum(1)  # garbage columns are zero
         else:
-            cols = _im2col(gy, g)  # the conv of gy with W is the input gradient
-            if self.needs_input_grad(0):
-                gx = _nchw(_gemm(w2, cols, groups), g, N)
-            if self.needs_input_grad(1):
-                gw = _gemm(self.xq, cols, groups, tb=True)
-            if self.needs_input_grad(2):
+            if need_x or need_w:
+                cols = _im2col(gy, g)  # the conv of gy with W is the input gradient
+                if need_w:
+                    gw = _gemm(_to_q(x, g, temporary=True), cols, groups, tb=True)
+                if need_x:
+                    gx = _nchw(_gemm(w2, cols, groups, temporary=True), g, N)
+            if need_b:
                 gb = gy.sum((0, 2, 3))
         if gx is not None:
             gx = gx.reshape(self.x_shape)
@@ -237,6 +253,11 @@ class ConvolutionBackward0(Node):
             gx = gx.squeeze(2) if gx is not None else None
             gw = gw.squeeze(2) if gw is not None else None
         return gx, gw, gb
+
+
+def _as_2d(a):
+    """A 1-D conv's (N, C, L) array as (N, C, 1, L)."""
+    return a.reshape(a.shape[:2] + (1,) + a.shape[2:])
 
 
 def _convolution(x, w, b, geom, groups, transposed, padding=None, output_padding=None):

@@ -20,6 +20,7 @@ from .._tensor import apply as _apply
 from .._tensor import wrap
 from ..autograd.node import Node
 from . import _dual as D
+from ._scratch import scratch
 
 
 class _Pool:
@@ -75,7 +76,9 @@ class _Pool:
         sN, sC, sH, sW = a.strides
         view = as_strided(a, (kh, kw) + a.shape[:2] + (Ho, Wo),
                           (dh * sH, dw * sW, sN, sC, sh * sH, sw * sW))
-        return xp_of(a).ascontiguousarray(view).reshape((kh * kw,) + a.shape[:2] + (Ho, Wo))
+        win = scratch("pool.windows", view.shape, a.dtype, a)  # callers only read it
+        win[...] = view
+        return win.reshape((kh * kw,) + a.shape[:2] + (Ho, Wo))
 
     def offsets(self):
         kh, kw = self.k

@@ -126,7 +126,7 @@ class MultiheadAttention(Module):
         elif self.batch_first:
             query, key, value = (t.transpose(0, 1) for t in (query, key, value))
         (w_q, w_k, w_v), (b_q, b_k, b_v) = self._projections()
-        out, weights = ATT.multi_head_attention_forward(
+        out, weights = ATT.multi_head_attention(
             query, key, value, self.num_heads, w_q, w_k, w_v, b_q, b_k, b_v,
             self.out_proj.weight, self.out_proj.bias, self.bias_k, self.bias_v,
             self.add_zero_attn, self.dropout if self.training else 0.0, key_padding_mask,

@@ -6,8 +6,9 @@
 
 How the gradients are averaged (PyTorch's Reducer, in small):
 - At construction, the trainable parameters are laid out in buckets of about bucket_cap_mb
-  (one flat array per bucket, one dtype and device each), in reverse order of
-  `parameters()`, which is about the order backward produces their gradients.
+  (one flat array per bucket, one dtype and device each; the first bucket 1 MiB, as
+  PyTorch's), in reverse order of `parameters()`, which is about the order backward produces
+  their gradients.
 - A hook on each parameter copies its local gradient into its bucket's slice when backward
   reaches it. When a bucket is full it starts one all-reduce (non-blocking over MPI, so it
   proceeds while backward goes on); buckets start in index order on every rank, so the ranks'
@@ -32,6 +33,8 @@ from ...autograd.node import AccumulateGrad
 from ..module import Module
 
 __all__ = ["DistributedDataParallel"]
+
+_FIRST_BUCKET_BYTES = 1024 * 1024  # PyTorch's dist._DEFAULT_FIRST_BUCKET_BYTES
 
 _UNUSED_HELP = (
     "Expected to have finished reduction in the prior iteration before starting a new one. "
@@ -195,7 +198,7 @@ class _Reducer:
         self.params = [p for _, p in named]
         self.backend = group.backend
         self.find_unused = find_unused
-        self.buckets = _assign_buckets(self.params, cap_bytes)
+        self.buckets = _assign_buckets(self.params, cap_bytes, min(cap_bytes, _FIRST_BUCKET_BYTES))
         self.where = {}  # param index -> (bucket, slice)
         for b in self.buckets:
             for i, sl in zip(b.indices, b.slices):
@@ -313,19 +316,22 @@ def _make_hook(reducer_ref, i):
     return ddp_grad_hook
 
 
-def _assign_buckets(params, cap_bytes):
-    """Buckets of parameter indices, in reverse parameter order, one dtype and device each,
-    closed when they reach cap_bytes (a parameter larger than the cap gets its own)."""
-    open_, done = {}, []
+def _assign_buckets(params, cap_bytes, first_cap_bytes=_FIRST_BUCKET_BYTES):
+    """Buckets of parameter indices, in reverse parameter order, one dtype and device each.
+    A bucket closes when it reaches its cap: first_cap_bytes for the first of its dtype and
+    device (small, as PyTorch's, so the first reduction starts early in backward and overlaps
+    the rest of it), cap_bytes after. A parameter larger than the cap gets its own bucket."""
+    open_, n_closed, done = {}, {}, []
     for i in reversed(range(len(params))):
         p = params[i]
         key = (p._data.dtype, p.device)
         indices, nbytes = open_.get(key, ([], 0))
         indices.append(i)
         nbytes += p._data.nbytes
-        if nbytes >= cap_bytes:
+        if nbytes >= (first_cap_bytes if n_closed.get(key, 0) == 0 else cap_bytes):
             done.append(indices)
             open_.pop(key, None)
+            n_closed[key] = n_closed.get(key, 0) + 1
         else:
             open_[key] = (indices, nbytes)
     done.extend(indices for indices, _ in open_.values())
