@@ -177,6 +177,33 @@ def apply2(op, a, b):
     return out
 
 
+def apply_multi(op, x, **params):
+    """apply() for an op of one tensor with several outputs (split, unbind): ONE node whose
+    outputs are views of x; its backward joins their gradients in one go."""
+    node = _new(op)
+    ys = node.forward(x._data, **params)
+    if x._vc is None:
+        x._vc = [0]
+    outs = []
+    for y in ys:
+        out = wrap(y)
+        out._vc = x._vc  # views of x: one version counter
+        outs.append(out)
+    if x._requires_grad and _grad_state.grad_enabled:
+        if x._inference:
+            _raise_inference()
+        fn = x.grad_fn
+        node.next_functions = ((fn, x._output_nr) if fn is not None else (accumulator_of(x), 0),)
+        node._seq = next_seq()
+        node._extra = anomaly_extra() if _anomaly.enabled else None
+        node.n_outputs = len(ys)
+        node._out_meta = tuple((y.shape, y.dtype) for y in ys)
+        node._saved = node._arrays = None
+        for i, out in enumerate(outs):
+            out._requires_grad, out.grad_fn, out._output_nr = True, node, i
+    return tuple(outs)
+
+
 def _record(node, out, inputs):
     """Make `node` out's grad_fn: edges to the inputs' nodes, saved values, metadata."""
     if len(inputs) == 1:

@@ -162,8 +162,9 @@ def test_load_never_unpickles(tmp_path):
     _Boom.target = str(tmp_path / "pwned")
     evil = tmp_path / "evil.pt"
     evil.write_bytes(pickle.dumps(_Boom()))
-    with pytest.raises(RuntimeError, match="not a valid framework checkpoint"):
+    with pytest.raises(RuntimeError, match="is a PyTorch \\(pickle\\) checkpoint. This framework never unpickles"):
         fw.load(evil)
+    assert not (tmp_path / "pwned").exists()
     # a well-formed index whose array member is a pickled object array
     index = {"format": "framework", "version": 1,
              "object": {"type": "ndarray", "array": 0, "scalar": False}}

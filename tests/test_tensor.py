@@ -263,7 +263,8 @@ def test_to_dtype_and_device():
     assert fw.tensor([1, 0]).float().tolist() == [1.0, 0.0]
     assert x.type_as(fw.tensor([1])).dtype == fw.int64
     assert x.to(fw.tensor([1], dtype=fw.int32)).dtype == fw.int32
-    assert x.type() == "framework.float32" and x.type(fw.float64).dtype == fw.float64
+    assert x.type() == "framework.FloatTensor" and x.type(fw.float64).dtype == fw.float64
+    assert x.type("framework.DoubleTensor").dtype == fw.float64
     c = x.to(fw.float32, copy=True)
     assert c is not x and not np.shares_memory(c.numpy(), x.numpy())
 

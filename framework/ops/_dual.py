@@ -181,3 +181,26 @@ def prod_others(x, dim):
     rows = xm.unsqueeze(-2).expand(*xm.shape[:-1], n, n)
     eye = xp_of(x._data).eye(n, dtype=bool)
     return where(eye, 1, rows).prod(-1).movedim(-1, dim)
+
+
+def zeros(shape, like):
+    """Zeros of `shape` of the same kind (array or Tensor), dtype and device as `like`."""
+    if is_array(like):
+        return xp_of(like).zeros(shape, dtype=like.dtype)
+    return like.new_zeros(shape)
+
+
+def cat(parts, dim):
+    if is_array(parts[0]):
+        return xp_of(parts[0]).concatenate(parts, axis=dim)
+    from .join import cat as fcat
+
+    return fcat(parts, dim)
+
+
+def stack(parts, dim):
+    if is_array(parts[0]):
+        return xp_of(parts[0]).stack(parts, axis=dim)
+    from .join import stack as fstack
+
+    return fstack(parts, dim)

@@ -14,7 +14,7 @@ from .. import dtypes
 from .._backend import xp_of
 from ..autograd.node import Node
 from . import _dual as D
-from .indexing import IndexBackward0, getitem
+from .indexing import IndexBackward0
 from .shape import _shape_arg
 
 
@@ -166,11 +166,7 @@ def split(tensor, split_size_or_sections=None, dim=0, *, split_size=None):
                 f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's size "
                 f"at dimension {d}), but got split_sizes={sizes}"
             )
-    head, pieces, start = (slice(None),) * d, [], 0
-    for s in sizes:
-        pieces.append(getitem(tensor, head + (slice(start, start + s),)))
-        start += s
-    return tuple(pieces)
+    return _t.apply_multi(SplitBackward0, tensor, dim=d, sizes=tuple(sizes))
 
 
 def chunk(input, chunks, dim=0):
@@ -183,9 +179,44 @@ def chunk(input, chunks, dim=0):
 
 def unbind(input, dim=0):
     """The slices along `dim`, each without that dim."""
-    d = _t._canon_dim(dim, input._data.ndim)
-    head = (slice(None),) * d
-    return tuple(getitem(input, head + (i,)) for i in range(input._data.shape[d]))
+    return _t.apply_multi(UnbindBackward0, input, dim=_t._canon_dim(dim, input._data.ndim))
+
+
+class SplitBackward0(Node):
+    """split/chunk: one node with an output per piece (views of x); backward concatenates
+    the pieces' gradients once, zeros standing in for pieces that got none."""
+
+    __slots__ = ("n_outputs", "dim")  # n_outputs varies per call, so it is per instance
+
+    def forward(self, x, dim, sizes):
+        self.dim = dim
+        head, pieces, start = (slice(None),) * dim, [], 0
+        for size in sizes:
+            pieces.append(x[head + (slice(start, start + size),)])
+            start += size
+        return pieces
+
+    def _filled(self, grads):
+        like = next(g for g in grads if g is not None)
+        return [g if g is not None else D.zeros(shape, like)
+                for g, (shape, _) in zip(grads, self._out_meta)]
+
+    def backward(self, *grads):
+        return (D.cat(self._filled(grads), self.dim),)
+
+
+class UnbindBackward0(SplitBackward0):
+    """unbind: like split into pieces of 1, each without the split dim."""
+
+    __slots__ = ()
+
+    def forward(self, x, dim):
+        self.dim = dim
+        head = (slice(None),) * dim
+        return [x[head + (i,)] for i in range(x.shape[dim])]
+
+    def backward(self, *grads):
+        return (D.stack(self._filled(grads), self.dim),)
 
 
 # --- repeat, tile ------------------------------------------------------------------------------
