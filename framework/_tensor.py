@@ -354,7 +354,7 @@ class Tensor:
         "_output_nr",  # which output of grad_fn this tensor is
         "_inference",  # made under inference_mode: may never join a graph
         "_grad",
-        "_accumulator",  # weakref to this leaf's AccumulateGrad node
+        "_accumulator",  # this leaf's AccumulateGrad node (it refers back weakly)
         "_hooks",  # leaf hooks
         "_retains_grad",
         "__weakref__",

@@ -22,7 +22,7 @@ from heapq import heappop, heappush
 
 from . import anomaly
 from .grad_mode import state as _grad_state
-from .node import AccumulateGrad, accumulator_of
+from .node import AccumulateGrad, accumulator_of, init_grad_fields
 
 
 def _postorder(roots):
@@ -101,8 +101,9 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
                         for i in capture.get((node, nr), ()):
                             captured[i] = gi
                 if type(node) is AccumulateGrad:
-                    if accumulate and (targets is None or node in targets):
-                        _accumulate(node.variable, grads[0], create_graph, handed)
+                    leaf = node.variable
+                    if leaf is not None and accumulate and (targets is None or node in targets):
+                        _accumulate(leaf, grads[0], create_graph, handed)
                     continue
                 if targets is not None and not any(
                     c in needed for c, _ in node.next_functions if c is not None
@@ -141,6 +142,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
         # backward(inputs=[non_leaf]) accumulates into that tensor's .grad, as PyTorch does
         for t, g in zip(inputs, captured):
             if t.grad_fn is not None and g is not None:
+                init_grad_fields(t)
                 _accumulate(t, g, create_graph, handed)
     return captured
 
@@ -170,10 +172,10 @@ def _raise_bad_shape(node, g, shape):
 def _accumulate(leaf, g, create_graph, handed):
     from .._tensor import wrap
 
-    hooks = getattr(leaf, "_hooks", None)
+    hooks = leaf._hooks
     if hooks:
         g = _call_tensor_hooks(hooks, g, create_graph, handed)
-    old = getattr(leaf, "_grad", None)
+    old = leaf._grad
     if create_graph:
         leaf._grad = g if old is None else old + g
         return

@@ -158,29 +158,56 @@ class Node:
 
 
 class AccumulateGrad(Node):
-    """The node a leaf's gradient flows into: runs the leaf's hooks, adds into `.grad`."""
+    """The node a leaf's gradient flows into: runs the leaf's hooks, adds into `.grad`.
 
-    __slots__ = ("variable",)
+    The leaf holds its AccumulateGrad (so it is made once, not every step) and the node holds
+    the leaf weakly: no reference cycle. A gradient for a leaf nobody holds any more has
+    nowhere to be seen, so it is dropped.
+    """
+
+    __slots__ = ("_variable", "_meta")
 
     def __init__(self, variable):
-        self.variable = variable
+        self._variable = weakref.ref(variable)
         self.next_functions = ()
         self._seq = next_seq()
         self._saved = self._arrays = None
         self._extra = None
-        self._out_meta = (variable._data.shape, variable._data.dtype)
+        self._meta = (variable._data.shape, variable._data.dtype)
+
+    @property
+    def variable(self):
+        return self._variable()
+
+    @property
+    def _out_meta(self):
+        # read from the leaf each time: Module.to(dtype) or `p.data = ...` may change it
+        v = self._variable()
+        if v is not None:
+            self._meta = (v._data.shape, v._data.dtype)
+        return self._meta
 
     def release(self):
         pass
 
 
+def init_grad_fields(t):
+    """Give `t` the fields gradient accumulation reads (unset until first needed, to keep
+    the creation of every other tensor cheap)."""
+    for name in ("_grad", "_hooks", "_retains_grad", "_accumulator"):
+        if not hasattr(t, name):
+            setattr(t, name, None)
+
+
 def accumulator_of(leaf) -> AccumulateGrad:
-    """The leaf's one AccumulateGrad (cached weakly, so all edges to a leaf share it)."""
-    ref = getattr(leaf, "_accumulator", None)
-    acc = ref() if ref is not None else None
+    """The leaf's one AccumulateGrad, so that all edges to a leaf share it."""
+    try:
+        acc = leaf._accumulator
+    except AttributeError:  # first use as a graph leaf
+        init_grad_fields(leaf)
+        acc = None
     if acc is None:
-        acc = AccumulateGrad(leaf)
-        leaf._accumulator = weakref.ref(acc)
+        acc = leaf._accumulator = AccumulateGrad(leaf)
     return acc
 
 
