@@ -604,7 +604,9 @@ class Tensor:
     def data(self, value):
         if not isinstance(value, Tensor):
             raise TypeError(f"data must be a Tensor, got {type(value).__name__}")
-        self._data = value._data
+        old, self._data = self._data, value._data
+        if (old.shape, old.dtype) != (value._data.shape, value._data.dtype):
+            self._accumulator = None  # it recorded the old shape and dtype
 
     # --- conversion --------------------------------------------------------------------------
 

@@ -89,8 +89,13 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
             g = buffers.pop(node)
             if needed is not None and node not in needed:
                 continue
-            single = node.n_outputs == 1
             extra = node._extra
+            if type(node) is AccumulateGrad and extra is None and not capture:
+                leaf = node._variable()  # a leaf's gradient, the common case: straight in
+                if leaf is not None and accumulate and targets is None:
+                    _accumulate(leaf, g, create_graph, handed)
+                continue
+            single = node.n_outputs == 1
             if extra is not None or capture or type(node) is AccumulateGrad:
                 grads = [g] if single else g
                 if extra is not None and extra.pre_hooks:

@@ -165,7 +165,7 @@ class AccumulateGrad(Node):
     nowhere to be seen, so it is dropped.
     """
 
-    __slots__ = ("_variable", "_meta")
+    __slots__ = ("_variable",)
 
     def __init__(self, variable):
         self._variable = weakref.ref(variable)
@@ -173,19 +173,13 @@ class AccumulateGrad(Node):
         self._seq = next_seq()
         self._saved = self._arrays = None
         self._extra = None
-        self._meta = (variable._data.shape, variable._data.dtype)
+        # the leaf's shape and dtype: whatever swaps a leaf's array for another shape or dtype
+        # (Tensor.data's setter, Module.to) drops the leaf's AccumulateGrad, so it stays true
+        self._out_meta = (variable._data.shape, variable._data.dtype)
 
     @property
     def variable(self):
         return self._variable()
-
-    @property
-    def _out_meta(self):
-        # read from the leaf each time: Module.to(dtype) or `p.data = ...` may change it
-        v = self._variable()
-        if v is not None:
-            self._meta = (v._data.shape, v._data.dtype)
-        return self._meta
 
     def release(self):
         pass
