@@ -162,7 +162,7 @@ def to_device(array, dev: device, copy: bool = False):
             return array.copy() if copy else array
         return array.get()
     cp = require_cupy()
-    index = 0 if dev.index is None else dev.index
+    index = cp.cuda.Device().id if dev.index is None else dev.index  # "cuda": the current GPU
     if type(array) is not np.ndarray and array.device.id == index:
         return array.copy() if copy else array
     with cp.cuda.Device(index):
