@@ -26,7 +26,9 @@ def sum_to(g, shape):
         i + lead for i, n in enumerate(shape) if n == 1 and g.shape[i + lead] != 1
     )
     if is_array(g):
-        return g.sum(axis=axes).reshape(shape) if axes else g.reshape(shape)
+        out = g.sum(axis=axes) if axes else g
+        # reshape only when needed: a reshaped result is a view, which a leaf would have to copy
+        return out if out.shape == shape else out.reshape(shape)
     return (g.sum(dim=axes) if axes else g).reshape(shape)
 
 
