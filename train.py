@@ -835,9 +835,12 @@ def main(argv=None) -> int:
                     metrics.log(split="train", step=step, epoch=epoch + 1, loss=train_loss,
                                 acc=train_acc, lr=float(lr),
                                 samples_per_s=seen / max(now - t_window, 1e-9))
-                    progress.show(step, total_steps, {
+                    stats = {
                         "loss": f"{train_loss:.4f}", "acc": f"{100 * train_acc:.1f}%",
-                        "lr": f"{lr:.2e}", "samples/s": f"{seen / max(now - t_window, 1e-9):,.0f}"})
+                        "lr": f"{lr:.2e}", "samples/s": f"{seen / max(now - t_window, 1e-9):,.0f}"}
+                    if device.type == "cuda":  # the pool's high-water mark, read at log points only
+                        stats["gpu mem"] = f"{fw.cuda.max_memory_allocated() / 2**20:,.0f} MiB"
+                    progress.show(step, total_steps, stats)
                     epoch_sums = [epoch_sums[0] + train_loss * seen,
                                   epoch_sums[1] + train_acc * seen, epoch_sums[2] + seen]
                     loss_sum.zero_()
