@@ -404,14 +404,21 @@ class _IndexTarget:
         xp = xp_of(x)
         self.axis = _class_axis(x)
         C = x.shape[self.axis]
-        valid = t != ignore_index
-        tc = xp.where(valid, t, 0)
-        bad = (tc < 0) | (tc >= C)
-        if bool(bad.any()):
-            raise IndexError(f"Target {int(t[bad].reshape(-1)[0])} is out of bounds.")
-        self.tc, self.valid = tc, valid
-        wt = valid.astype(x.dtype) if weight is None else weight[tc] * valid
-        self.wt = wt.astype(x.dtype, copy=False)
+        lo, hi = (int(t.min()), int(t.max())) if t.size else (0, 0)
+        if 0 <= lo and hi < C and not 0 <= ignore_index < C and weight is None:
+            # the common case, in three small ops: every target in range, none ignored
+            self.tc = t
+            self.wt = self.valid = xp.ones(t.shape, dtype=x.dtype)  # valid is only multiplied
+        else:
+            valid = t != ignore_index
+            tc = xp.where(valid, t, 0)
+            bad = (tc < 0) | (tc >= C)
+            if bool(bad.any()):
+                raise IndexError(f"Target {int(t[bad].reshape(-1)[0])} is out of bounds.")
+            self.tc, self.valid = tc, valid
+            wt = valid.astype(x.dtype) if weight is None else weight[tc] * valid
+            self.wt = wt.astype(x.dtype, copy=False)
+        tc = self.tc
         # x[index] are the entries at the target classes: (n, t_n, d1, ...) over an open mesh
         if x.ndim == 1:
             self.index = (tc,)
