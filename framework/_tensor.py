@@ -978,6 +978,23 @@ class Tensor:
         return _I.inplace(self, lambda src: _I.masked_fill(src, mask, value), value)
 
 
+def zero_grads(tensors, set_to_none: bool = True) -> None:
+    """Module.zero_grad and Optimizer.zero_grad: each tensor's .grad to None, or zeroed in
+    place (then detached from any graph that made it, as PyTorch does)."""
+    for t in tensors:
+        g = getattr(t, "_grad", None)
+        if g is None:
+            continue
+        if set_to_none:
+            t._grad = None
+        else:
+            if g.grad_fn is not None:
+                g.detach_()
+            else:
+                g.requires_grad_(False)
+            g.zero_()
+
+
 _TYPE_NAMES = {
     "float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
     "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor", "int8": "CharTensor",

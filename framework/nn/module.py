@@ -13,7 +13,7 @@ from collections import OrderedDict, namedtuple
 from collections.abc import Mapping
 
 from .. import _backend, dtypes
-from .._tensor import Tensor
+from .._tensor import Tensor, zero_grads
 from ..autograd.grad_mode import no_grad
 from .parameter import Buffer, Parameter
 
@@ -414,18 +414,7 @@ class Module:
         return self
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        for p in self.parameters():
-            g = getattr(p, "_grad", None)
-            if g is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            else:
-                if g.grad_fn is not None:
-                    g.detach_()
-                else:
-                    g.requires_grad_(False)
-                g.zero_()
+        zero_grads(self.parameters(), set_to_none)
 
     # --- state dicts ---------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ from itertools import chain
 import numpy as np
 
 from .. import _backend
-from .._tensor import Tensor, wrap
+from .._tensor import Tensor, wrap, zero_grads
 from ..autograd.grad_mode import enable_grad
 from ..autograd.node import RemovableHandle
 from ..dtypes import float64, get_default_dtype
@@ -210,19 +210,7 @@ class Optimizer:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset every parameter's gradient: to None (default), or to zeros in place."""
-        for group in self.param_groups:
-            for p in group["params"]:
-                g = getattr(p, "_grad", None)
-                if g is None:
-                    continue
-                if set_to_none:
-                    p._grad = None
-                else:
-                    if g.grad_fn is not None:
-                        g.detach_()
-                    else:
-                        g.requires_grad_(False)
-                    g.zero_()
+        zero_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
 
     def step(self, closure=None):
         """Update the parameters once; `closure` re-evaluates the model and returns the loss."""
