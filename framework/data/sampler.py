@@ -188,7 +188,9 @@ class BatchSampler(Sampler):
         """The epoch's batches as int64 arrays or slices (same order and draws as __iter__),
         or None when the inner sampler isn't one of ours."""
         sampler = self.sampler
-        if type(sampler) not in _ARRAY_SAMPLERS:
+        # only a class that defines _index_array itself: a subclass that overrides __iter__
+        # alone (a custom order) must take the slow path
+        if "_index_array" not in type(sampler).__dict__:
             return None
         n = len(sampler)
         bs = self.batch_size
@@ -198,5 +200,3 @@ class BatchSampler(Sampler):
             return (slice(i, min(i + bs, stop)) for i in range(0, stop, bs))
         return (order[i:i + bs] for i in range(0, stop, bs))
 
-
-_ARRAY_SAMPLERS = (SequentialSampler, RandomSampler, SubsetRandomSampler, WeightedRandomSampler)
