@@ -249,18 +249,24 @@ class ModuleDict(Module):
             for key, module in modules.items():
                 self[key] = module
         else:
-            for j, m in enumerate(modules):
-                if not isinstance(m, Iterable):
-                    raise TypeError(
-                        f"ModuleDict update sequence element #{j} should be Iterable; is"
-                        + type(m).__name__
-                    )
-                if len(m) != 2:
-                    raise ValueError(
-                        f"ModuleDict update sequence element #{j} has length {len(m)}; 2 is "
-                        "required"
-                    )
-                self[m[0]] = m[1]
+            _assign_pairs(self, modules)
+
+def _assign_pairs(container, pairs):
+    """ModuleDict/ParameterDict.update from a sequence of (key, value) pairs, with
+    PyTorch's errors for malformed elements."""
+    kind = type(container).__name__
+    for j, pair in enumerate(pairs):
+        if not isinstance(pair, Iterable):
+            raise TypeError(
+                f"{kind} update sequence element #{j} should be Iterable; is"
+                + type(pair).__name__
+            )
+        if len(pair) != 2:
+            raise ValueError(
+                f"{kind} update sequence element #{j} has length {len(pair)}; 2 is required"
+            )
+        container[pair[0]] = pair[1]
+
 
 def _param_line(k, p, typename=False):
     if isinstance(p, Tensor):
@@ -424,18 +430,7 @@ class ParameterDict(Module):
             for key, p in sorted(parameters.items()):  # as PyTorch: plain mappings sorted by key
                 self[key] = p
         else:
-            for j, p in enumerate(parameters):
-                if not isinstance(p, Iterable):
-                    raise TypeError(
-                        f"ParameterDict update sequence element #{j} should be Iterable; is"
-                        + type(p).__name__
-                    )
-                if len(p) != 2:
-                    raise ValueError(
-                        f"ParameterDict update sequence element #{j} has length {len(p)}; 2 is "
-                        "required"
-                    )
-                self[p[0]] = p[1]
+            _assign_pairs(self, parameters)
 
     def extra_repr(self):
         return "\n".join(_param_line(k, p, typename=True) for k, p in self.items())
