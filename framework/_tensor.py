@@ -237,10 +237,10 @@ def _record(node, out, inputs):
     elif save_idx == _JUST_RESULT_IDX:  # tanh, exp, sigmoid, ...: unrolled, the commonest case
         vc = out._vc = [0]
         node._saved, node._arrays, node._checks = _JUST_RESULT, (y,), ((vc, 0, 0),)
-    elif save_idx == _SELF_OTHER_IDX and len(inputs) == 2 and isinstance(inputs[0], Tensor):
-        # mul, div, matmul, ...: unrolled, the next commonest case
-        a, b = inputs
-        node._saved = inputs
+    elif save_idx == _SELF_OTHER_IDX and isinstance(inputs[0], Tensor):
+        # mul, div, matmul, linear's (input, weight), ...: unrolled, the next commonest case
+        a, b = inputs[0], inputs[1]
+        node._saved = (a, b)
         if isinstance(b, Tensor):
             vb = b._vc
             if vb is None:
