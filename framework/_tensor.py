@@ -799,8 +799,10 @@ class Tensor:
         return _C.to(self, "cpu")
 
     def cuda(self, device=None):
-        return _C.to(self, _backend.device("cuda", device if isinstance(device, int) else None)
-                     if not isinstance(device, (str, _backend.device)) else device)
+        """A copy on a GPU: the current one, or `device` (an index, 'cuda:1', a device)."""
+        if device is None or isinstance(device, int):
+            device = _backend.device("cuda", device)
+        return _C.to(self, device)
 
     def float(self):
         return _C.to(self, dtypes.float32)
