@@ -23,6 +23,7 @@ from ...autograd.function import Function
 from ...ops import activation as A
 from ...ops import layers as L
 from ...ops.join import cat, stack
+from ...ops.recurrent import gru_cell
 from .. import init
 from ..module import Module
 from ..parameter import Parameter
@@ -55,16 +56,8 @@ def _cell(mode, x_proj, h, c, w_hh_t, b_hh):
         i, f, g, o = (x_proj + h @ w_hh_t).chunk(4, 1)
         c = A.sigmoid(f) * c + A.sigmoid(i) * A.tanh(g)
         return A.sigmoid(o) * A.tanh(c), c
-    if mode == "GRU":
-        gh = h @ w_hh_t
-        if b_hh is not None:
-            gh = gh + b_hh
-        i_r, i_z, i_n = x_proj.chunk(3, 1)
-        h_r, h_z, h_n = gh.chunk(3, 1)
-        r = A.sigmoid(i_r + h_r)
-        z = A.sigmoid(i_z + h_z)
-        n = A.tanh(i_n + r * h_n)
-        return n + z * (h - n), None  # = (1 - z) * n + z * h
+    if mode == "GRU":  # one fused node per step (ops/recurrent.py): a dozen ops' overhead saved
+        return gru_cell(x_proj, h, w_hh_t, b_hh), None
     pre = x_proj + h @ w_hh_t
     return (A.tanh(pre) if mode == "RNN_TANH" else A.relu(pre)), None
 
