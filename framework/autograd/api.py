@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from .._backend import xp_of
+from .._tensor import Tensor, wrap
 from .engine import run_backward
 
 
 def _as_list(x):
     if x is None:
         return None
-    from .._tensor import Tensor
-
     if isinstance(x, Tensor):
         return [x]
     return list(x)
@@ -18,8 +17,6 @@ def _as_list(x):
 
 def _root_grads(outputs, grad_outputs, create_graph):
     """Check and default the gradients given for the outputs (ones for one-element outputs)."""
-    from .._tensor import Tensor
-
     grads = []
     for i, (out, g) in enumerate(zip(outputs, grad_outputs)):
         if not out._requires_grad:
@@ -63,8 +60,6 @@ def _grads_for(outputs, grads):
 def _wrap_if(array, create_graph):
     if not create_graph:
         return array
-    from .._tensor import wrap
-
     return wrap(array)
 
 
@@ -88,8 +83,6 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
          only_inputs=True, allow_unused=None, is_grads_batched=False, materialize_grads=False):
     """The gradients of `outputs` with respect to `inputs`, returned (no `.grad` touched)."""
-    from .._tensor import wrap
-
     outputs = _as_list(outputs)
     inputs = _as_list(inputs)
     if allow_unused is None:

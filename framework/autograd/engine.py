@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from heapq import heappop, heappush
 
+from .._tensor import wrap
 from . import anomaly
 from .grad_mode import state as _grad_state
 from .node import AccumulateGrad, accumulator_of, init_grad_fields
@@ -175,8 +176,6 @@ def _raise_bad_shape(node, g, shape):
 
 
 def _accumulate(leaf, g, create_graph, handed):
-    from .._tensor import wrap
-
     hooks = leaf._hooks
     if hooks:
         g = _call_tensor_hooks(hooks, g, create_graph, handed)
@@ -187,7 +186,7 @@ def _accumulate(leaf, g, create_graph, handed):
     if old is None or old._requires_grad:
         if old is not None:
             g = old._data + g
-        elif getattr(g, "base", None) is not None or id(g) in handed:
+        elif g.base is not None or id(g) in handed:
             g = g.copy()  # a view, or an array another leaf or the caller already holds
         handed[id(g)] = g
         leaf._grad = wrap(g)
@@ -196,8 +195,6 @@ def _accumulate(leaf, g, create_graph, handed):
 
 
 def _call_tensor_hooks(hooks, g, create_graph, handed=None):
-    from .._tensor import wrap
-
     for hook in list(hooks):
         r = hook(g if create_graph else wrap(g))
         if r is not None:
