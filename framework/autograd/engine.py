@@ -127,13 +127,13 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
             for (child, nr), gi in zip(node.next_functions, out):
                 if child is None or gi is None:
                     continue
-                single = child.n_outputs == 1
-                shape, dtype = child._out_meta if single else child._out_meta[nr]
+                child_single = child.n_outputs == 1
+                shape, dtype = child._out_meta if child_single else child._out_meta[nr]
                 if gi.shape != shape:
                     _raise_bad_shape(node, gi, shape)
                 if gi.dtype is not dtype and gi.dtype != dtype:
                     gi = gi.to(dtype) if create_graph else gi.astype(dtype)
-                if single:
+                if child_single:
                     old = buffers.get(child)
                     if old is None:
                         buffers[child] = gi
