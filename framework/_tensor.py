@@ -177,28 +177,34 @@ def apply2(op, a, b):
     return out
 
 
-def apply_multi(op, x, **params):
-    """apply() for an op of one tensor with several outputs (split, unbind): ONE node whose
-    outputs are views of x; its backward joins their gradients in one go."""
+def apply_n(op, *inputs, **params):
+    """apply() for an op with several outputs (split, unbind, an LSTM step): ONE node, whose
+    outputs are its output_nr 0, 1, ...; they are views of input 0 when the op says so.
+    Such ops save inputs only (not their results)."""
     node = _new(op)
-    ys = node.forward(x._data, **params)
-    if x._vc is None:
-        x._vc = [0]
+    tensors = [t for t in inputs if isinstance(t, Tensor)]
+    if len(tensors) > 1:
+        _check_devices(tensors)
+    ys = node.forward(*[t._data if isinstance(t, Tensor) else t for t in inputs], **params)
+    src = inputs[0]
+    if op.is_view and src._vc is None:
+        src._vc = [0]
     outs = []
     for y in ys:
         out = wrap(y)
-        out._vc = x._vc  # views of x: one version counter
+        if op.is_view:
+            out._vc = src._vc  # views of the input: one version counter
         outs.append(out)
-    if x._requires_grad and _grad_state.grad_enabled:
-        if x._inference:
-            _raise_inference()
-        fn = x.grad_fn
-        node.next_functions = ((fn, x._output_nr) if fn is not None else (accumulator_of(x), 0),)
+    if _grad_state.grad_enabled and any(t._requires_grad for t in tensors):
+        node.next_functions = tuple(_edge_of(t) for t in inputs)
         node._seq = next_seq()
         node._extra = anomaly_extra() if _anomaly.enabled else None
         node.n_outputs = len(ys)
         node._out_meta = tuple((y.shape, y.dtype) for y in ys)
-        node._saved = node._arrays = None
+        if op._save_idx:
+            _save_general(node, None, inputs, op._save_idx)
+        else:
+            node._saved = node._arrays = None
         for i, out in enumerate(outs):
             out._requires_grad, out.grad_fn, out._output_nr = True, node, i
     return tuple(outs)

@@ -251,3 +251,26 @@ def test_fused_gru_cell_matches_the_equations_and_gradchecks():
     y.backward()
     for t, g in zip(ts, first):
         np.testing.assert_allclose(t.grad.numpy(), 2 * g, rtol=1e-12, err_msg="second backward")
+
+
+def test_fused_lstm_cell_matches_the_equations_and_gradchecks():
+    from framework.ops.recurrent import lstm_cell
+
+    rng = np.random.default_rng(4)
+    N, H, P = 3, 4, 2  # P: a projected hidden size, as with proj_size
+    xg, h = rng.standard_normal((N, 4 * H)), rng.standard_normal((N, P))
+    c, w = rng.standard_normal((N, H)), rng.standard_normal((P, 4 * H))
+    sig = lambda a: 1 / (1 + np.exp(-a))
+    gates = xg + h @ w
+    i, f = sig(gates[:, :H]), sig(gates[:, H:2 * H])
+    g, o = np.tanh(gates[:, 2 * H:3 * H]), sig(gates[:, 3 * H:])
+    c2 = f * c + i * g
+    ts = [fw.tensor(a, requires_grad=True) for a in (xg, h, c, w)]
+    h_new, c_new = lstm_cell(*ts)
+    assert h_new.grad_fn is c_new.grad_fn and (h_new._output_nr, c_new._output_nr) == (0, 1)
+    np.testing.assert_allclose(c_new.detach().numpy(), c2, rtol=1e-12, err_msg="c'")
+    np.testing.assert_allclose(h_new.detach().numpy(), o * np.tanh(c2), rtol=1e-12, err_msg="h'")
+    assert fw.autograd.gradcheck(lambda *a: lstm_cell(*a), ts)
+    assert fw.autograd.gradgradcheck(lambda *a: lstm_cell(*a), ts)
+    assert fw.autograd.gradcheck(lambda *a: lstm_cell(*a)[0], ts)  # c' unused: its grad is None
+    assert fw.autograd.gradcheck(lambda *a: lstm_cell(*a)[1], ts)  # h' unused

@@ -166,7 +166,7 @@ def split(tensor, split_size_or_sections=None, dim=0, *, split_size=None):
                 f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's size "
                 f"at dimension {d}), but got split_sizes={sizes}"
             )
-    return _t.apply_multi(SplitBackward0, tensor, dim=d, sizes=tuple(sizes))
+    return _t.apply_n(SplitBackward0, tensor, dim=d, sizes=tuple(sizes))
 
 
 def chunk(input, chunks, dim=0):
@@ -179,7 +179,7 @@ def chunk(input, chunks, dim=0):
 
 def unbind(input, dim=0):
     """The slices along `dim`, each without that dim."""
-    return _t.apply_multi(UnbindBackward0, input, dim=_t._canon_dim(dim, input._data.ndim))
+    return _t.apply_n(UnbindBackward0, input, dim=_t._canon_dim(dim, input._data.ndim))
 
 
 class SplitBackward0(Node):
@@ -187,6 +187,7 @@ class SplitBackward0(Node):
     the pieces' gradients once, zeros standing in for pieces that got none."""
 
     __slots__ = ("n_outputs", "dim")  # n_outputs varies per call, so it is per instance
+    is_view = True
 
     def forward(self, x, dim, sizes):
         self.dim = dim

@@ -23,7 +23,7 @@ from ...autograd.function import Function
 from ...ops import activation as A
 from ...ops import layers as L
 from ...ops.join import cat, stack
-from ...ops.recurrent import gru_cell
+from ...ops.recurrent import gru_cell, lstm_cell
 from .. import init
 from ..module import Module
 from ..parameter import Parameter
@@ -52,10 +52,8 @@ def _steps(x):
 
 def _cell(mode, x_proj, h, c, w_hh_t, b_hh):
     """One time step. x_proj = x_t @ W_ih^T + b_ih (plus b_hh except for GRU) -> (h, c)."""
-    if mode == "LSTM":
-        i, f, g, o = (x_proj + h @ w_hh_t).chunk(4, 1)
-        c = A.sigmoid(f) * c + A.sigmoid(i) * A.tanh(g)
-        return A.sigmoid(o) * A.tanh(c), c
+    if mode == "LSTM":  # one fused node per step (ops/recurrent.py), as GRU below
+        return lstm_cell(x_proj, h, c, w_hh_t)
     if mode == "GRU":  # one fused node per step (ops/recurrent.py): a dozen ops' overhead saved
         return gru_cell(x_proj, h, w_hh_t, b_hh), None
     pre = x_proj + h @ w_hh_t
