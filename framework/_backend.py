@@ -144,6 +144,11 @@ def device_of(array) -> device:
     return dev
 
 
+def is_cupy_array(obj) -> bool:
+    """True for a CuPy array (even one made before the framework imported CuPy)."""
+    return type(obj).__module__.split(".")[0] == "cupy"
+
+
 def xp_of(array):
     """The array module (numpy or cupy) that owns `array`."""
     if type(array) is np.ndarray:

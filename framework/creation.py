@@ -68,7 +68,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
         return _finish(array, device if device is not None else data.device, requires_grad)
     if isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in _flat(data)):
         data = _nested_tensors_to_lists(data)
-    if type(data).__module__ == "cupy":
+    if _backend.is_cupy_array(data):
         array = data.astype(dtypes.to_np(dtype)) if dtype is not None else data.copy()
         return _finish(array, device if device is not None else _backend.device_of(data), requires_grad)
     try:
@@ -108,7 +108,7 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
         ):
             return data
         return data.to(device=device, dtype=dtype)
-    if isinstance(data, np.ndarray) or type(data).__module__ == "cupy":
+    if isinstance(data, np.ndarray) or _backend.is_cupy_array(data):
         a = data if dtype is None else data.astype(dtypes.to_np(dtype), copy=False)
         dev = _backend.device_of(a) if device is None else _backend.as_device(device)
         return wrap(_backend.to_device(a, dev))

@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import _tensor as _t
 from .. import dtypes
-from .._backend import xp_of
+from .._backend import is_cupy_array, xp_of
 from ..autograd.node import Node
 from ..dtypes import result_type_arrays, result_type_scalar
 from . import _dual as D
@@ -248,7 +248,7 @@ def _operand(value, like):
         return value
     if isinstance(value, (np.generic,)):
         return value.item()
-    if isinstance(value, (list, tuple)) or type(value).__module__ in ("numpy", "cupy"):
+    if isinstance(value, (list, tuple)) or isinstance(value, np.ndarray) or is_cupy_array(value):
         return _t._as_tensor_arg(value, like)
     raise TypeError(
         f"unsupported operand type for a tensor op: {type(value).__name__}; expected a Tensor "

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _tensor as _t
-from .._backend import scatter_add_at, xp_of
+from .._backend import is_cupy_array, scatter_add_at, xp_of
 from ..autograd.grad_mode import state as _grad_state
 from ..autograd.node import Node
 from . import _dual as D
@@ -27,7 +27,7 @@ def _convert_one(i, like):
         if i._data.ndim == 0 and i._data.dtype.kind in "iu":
             return int(i._data)
         return xp_of(like).asarray(i._data)
-    if isinstance(i, (list, np.ndarray)) or type(i).__module__ == "cupy":
+    if isinstance(i, (list, np.ndarray)) or is_cupy_array(i):
         a = xp_of(like).asarray(i)
         if a.dtype.kind == "f":
             raise IndexError(

@@ -327,7 +327,7 @@ def _register(hooks: dict, hook) -> RemovableHandle:
 def _cast(param, value, key=None):
     """A copy of a saved state value for `param`: arrays on its device (floating ones in its
     dtype), except `step`, which stays on the CPU; containers are copied recursively."""
-    if isinstance(value, Tensor) or type(value).__module__ in ("numpy", "cupy"):
+    if isinstance(value, Tensor) or isinstance(value, np.ndarray) or _backend.is_cupy_array(value):
         a = value._data if isinstance(value, Tensor) else value
         if type(a) not in _backend.ARRAY_TYPES:
             a = np.asarray(a)  # a NumPy scalar
