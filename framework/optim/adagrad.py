@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from .._backend import xp_of
 from .._tensor import Tensor, wrap
-from .optimizer import Optimizer, _check_unsupported, _grad_array, _new_step, _to_scalar
+from .optimizer import Optimizer, _check_unsupported, _new_step, _params_with_grads, _to_scalar
 
 __all__ = ["Adagrad"]
 
@@ -56,12 +56,7 @@ class Adagrad(Optimizer):
             lr = _to_scalar(group["lr"])
             lr_decay, eps = group["lr_decay"], group["eps"]
             weight_decay, maximize = group["weight_decay"], group["maximize"]
-            for p in group["params"]:
-                g = _grad_array(p)
-                if g is None:
-                    continue
-                x = p._data
-                xp = xp_of(x)
+            for p, g, x, xp in _params_with_grads(group):
                 state = self.state[p]
                 if len(state) == 0:  # a group added after construction
                     state = self._init_state(p, group)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from .._backend import xp_of
 from .._tensor import Tensor, wrap
-from .optimizer import Optimizer, _check_unsupported, _grad_array, _new_step, _to_scalar
+from .optimizer import Optimizer, _check_unsupported, _new_step, _params_with_grads, _to_scalar
 
 __all__ = ["Adam"]
 
@@ -67,12 +67,7 @@ class Adam(Optimizer):
             beta1, beta2 = (_to_scalar(b) for b in group["betas"])
             eps, weight_decay, amsgrad = group["eps"], group["weight_decay"], group["amsgrad"]
             maximize, decoupled = group["maximize"], group["decoupled_weight_decay"]
-            for p in group["params"]:
-                g = _grad_array(p)
-                if g is None:
-                    continue
-                x = p._data
-                xp = xp_of(x)
+            for p, g, x, xp in _params_with_grads(group):
                 state = self.state[p]
                 if len(state) == 0:
                     state["step"] = _new_step()

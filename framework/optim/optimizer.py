@@ -61,10 +61,15 @@ def _new_step(value=0.0):
     return wrap(np.array(value, dtype))
 
 
-def _grad_array(p):
-    """p's gradient array, or None (read from the slot: `p.grad` is a property on the hot path)."""
-    g = getattr(p, "_grad", None)
-    return None if g is None else g._data
+def _params_with_grads(group):
+    """(p, its gradient array, its array, their array module) for each parameter of `group`
+    that has a gradient: parameters whose .grad is None are skipped, so frozen ones stay
+    bit-identical. (The grad is read from its slot: `p.grad` is a property.)"""
+    for p in group["params"]:
+        g = getattr(p, "_grad", None)
+        if g is not None:
+            x = p._data
+            yield p, g._data, x, _backend.xp_of(x)
 
 
 def _check_unsupported(differentiable):

@@ -12,10 +12,9 @@ For each parameter p with gradient g (PyTorch's `_single_tensor_rmsprop`):
 
 from __future__ import annotations
 
-from .._backend import xp_of
 from .._tensor import Tensor, wrap
 from .adam import lerp_
-from .optimizer import Optimizer, _check_unsupported, _grad_array, _new_step, _to_scalar
+from .optimizer import Optimizer, _check_unsupported, _new_step, _params_with_grads, _to_scalar
 
 __all__ = ["RMSprop"]
 
@@ -49,12 +48,7 @@ class RMSprop(Optimizer):
             lr = _to_scalar(group["lr"])
             alpha, eps, weight_decay = group["alpha"], group["eps"], group["weight_decay"]
             momentum, centered, maximize = group["momentum"], group["centered"], group["maximize"]
-            for p in group["params"]:
-                g = _grad_array(p)
-                if g is None:
-                    continue
-                x = p._data
-                xp = xp_of(x)
+            for p, g, x, xp in _params_with_grads(group):
                 state = self.state[p]
                 if len(state) == 0:
                     state["step"] = _new_step()

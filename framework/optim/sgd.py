@@ -11,7 +11,7 @@ For each parameter p with gradient g (PyTorch's formulas, `_single_tensor_sgd`):
 from __future__ import annotations
 
 from .._tensor import Tensor, wrap
-from .optimizer import Optimizer, _check_unsupported, _grad_array, _to_scalar
+from .optimizer import Optimizer, _check_unsupported, _params_with_grads, _to_scalar
 
 __all__ = ["SGD"]
 
@@ -61,11 +61,7 @@ class SGD(Optimizer):
                         vc[0] += 1
                 continue
             dampening, nesterov = group["dampening"], group["nesterov"]
-            for p in group["params"]:
-                g = _grad_array(p)
-                if g is None:
-                    continue
-                x = p._data
+            for p, g, x, _xp in _params_with_grads(group):
                 if maximize:
                     g = -g
                 if weight_decay != 0:
