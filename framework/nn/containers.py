@@ -48,10 +48,7 @@ class Sequential(Module):
         keys = list(self._modules)
         for key in (keys[idx] if isinstance(idx, slice) else [keys[_abs_index(idx, len(self))]]):
             delattr(self, key)
-        # renumber so the keys stay 0..n-1, as PyTorch
-        self.__dict__["_modules"] = OrderedDict(
-            (str(i), m) for i, m in enumerate(self._modules.values())
-        )
+        _renumber(self)
 
     def __len__(self):
         return len(self._modules)
@@ -133,9 +130,7 @@ class ModuleList(Module):
                 delattr(self, str(k))
         else:
             delattr(self, str(_abs_index(idx, len(self))))
-        self.__dict__["_modules"] = OrderedDict(
-            (str(i), m) for i, m in enumerate(self._modules.values())
-        )
+        _renumber(self)
 
     def __len__(self):
         return len(self._modules)
@@ -250,6 +245,13 @@ class ModuleDict(Module):
                 self[key] = module
         else:
             _assign_pairs(self, modules)
+
+def _renumber(container):
+    """After a deletion, keys 0..n-1 again (Sequential, ModuleList), as PyTorch."""
+    container.__dict__["_modules"] = OrderedDict(
+        (str(i), m) for i, m in enumerate(container._modules.values())
+    )
+
 
 def _assign_pairs(container, pairs):
     """ModuleDict/ParameterDict.update from a sequence of (key, value) pairs, with
