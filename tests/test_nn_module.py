@@ -470,6 +470,7 @@ def test_module_list_and_dict():
     assert isinstance(ml[1:3], nn.ModuleList) and len(ml[1:3]) == 2
     del ml[0]
     assert type(ml[0]).__name__ == "Linear" and ml[-1] is ml[4]
+    assert [n for n, _ in ml.named_children()] == ["0", "1", "2", "3", "4"]  # renumbered
     with pytest.raises(TypeError, match="ModuleList.extend should be called with an iterable"):
         ml.extend(3)
     md = nn.ModuleDict({"b": nn.ReLU(), "a": nn.Linear(2, 2)})
